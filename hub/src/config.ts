@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/** Hub settings, read once from the environment. Every field is documented in the README. */
+export const HubConfig = z.object({
+  /** Postgres connection string; when absent the hub runs on embedded PGlite. */
+  databaseUrl: z.string().optional(),
+  /** PGlite data directory, or ":memory:". */
+  dataDir: z.string().default('./data'),
+  host: z.string().default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** production refuses to start without an admin token configured out of band. */
+  env: z.enum(['development', 'production', 'test']).default('development'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest accepted request body in bytes. */
+  bodyLimit: z.coerce.number().int().positive().default(1_048_576),
+  /** Requests per minute per token (or per IP when unauthenticated). */
+  rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
+});
+export type HubConfig = z.infer<typeof HubConfig>;
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  return HubConfig.parse({
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.TILLSYNC_DATA_DIR,
+    host: env.HOST,
+    port: env.PORT,
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    bodyLimit: env.TILLSYNC_BODY_LIMIT,
+    rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
+  });
+}

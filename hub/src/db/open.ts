@@ -1,0 +1,19 @@
+import { mkdir } from 'node:fs/promises';
+import type { HubConfig } from '../config.js';
+import type { Database } from './database.js';
+import { migrate } from './migrate.js';
+import { PgliteDatabase } from './pglite.js';
+import { PostgresDatabase } from './postgres.js';
+
+/** Open the configured database (Postgres if DATABASE_URL is set, else PGlite) and migrate it. */
+export async function openDatabase(config: Pick<HubConfig, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+  let db: Database;
+  if (config.databaseUrl) {
+    db = await PostgresDatabase.connect({ connectionString: config.databaseUrl });
+  } else {
+    if (config.dataDir !== ':memory:') await mkdir(config.dataDir, { recursive: true });
+    db = await PgliteDatabase.open(config.dataDir);
+  }
+  await migrate(db);
+  return db;
+}

@@ -1,0 +1,38 @@
+import { ForbiddenError } from '../errors.js';
+import type { Principal, Role } from './tokens.js';
+
+/*
+ * Who may do what (DESIGN.md, Security):
+ *   admin          everything
+ *   hq             read everything
+ *   store_manager  read the catalogue; read and write its own location only
+ *   channel        orders and reservations; read stock to know what is available
+ *   device         sync for its own location; read the catalogue, its own location, and a SKU's
+ *                  availability elsewhere (the cashier's stock lookup)
+ */
+
+export function assertRole(principal: Principal, roles: readonly Role[]): void {
+  if (!roles.includes(principal.role)) {
+    throw new ForbiddenError(`role ${principal.role} may not do this (needs ${roles.join(' or ')})`);
+  }
+}
+
+/** Writing stock at a location: admin anywhere, a store manager at its own location only. */
+export function assertCanWriteStock(principal: Principal, locationId: string): void {
+  if (principal.role === 'admin') return;
+  if (principal.role === 'store_manager' && principal.locationId === locationId) return;
+  if (principal.role === 'store_manager') {
+    throw new ForbiddenError(`this token manages location ${principal.locationId}, not ${locationId}`);
+  }
+  throw new ForbiddenError(`role ${principal.role} may not change stock`);
+}
+
+/** Reading one location's stock and ledger: everyone but a device of another location. */
+export function assertCanReadLocation(principal: Principal, locationId: string): void {
+  if (principal.role === 'device' && principal.locationId !== locationId) {
+    throw new ForbiddenError(`this device belongs to location ${principal.locationId}, not ${locationId}`);
+  }
+  if (principal.role === 'store_manager' && principal.locationId !== locationId) {
+    throw new ForbiddenError(`this token manages location ${principal.locationId}, not ${locationId}`);
+  }
+}

@@ -1,0 +1,180 @@
+import {
+  effectsOf,
+  type LedgerView,
+  type Movement,
+  type ReducedOp,
+  reduceOp,
+  rowKey,
+  type StockOp,
+  type StockRow,
+} from '@tillsync/sync-protocol';
+import type { Queryable } from '../db/database.js';
+import { STOCK_COLUMNS, type StockRecord, toStockRow } from './stock-rows.js';
+
+/*
+ * The hub's write path for stock. Every change — a till's op, a REST receipt, an order's
+ * reservation — comes here as an op and is applied in the caller's transaction:
+ *
+ *   1. create missing rows, then lock every row the ops touch (sorted: no deadlocks)
+ *   2. prefetch, for each count, the on_hand already applied after its HLC
+ *   3. run the shared reducer in memory, op by op
+ *   4. write rows back and append the movements in one statement each (unnest)
+ *
+ * Four round trips per batch whatever its size.
+ */
+
+export interface LedgerOp {
+  op: StockOp;
+  /** "device:<id>", "token:<id>" or "system": who made it, kept on every movement. */
+  actor: string;
+  deviceId?: string | null;
+  /** Receipt, order or transfer id the movement belongs to, for people reading the ledger. */
+  reference?: string | null;
+}
+
+export interface AppliedBatch {
+  /** Reducer output per input op, in input order. */
+  results: ReducedOp[];
+  /** Final state of every row changed, with its new change cursor. */
+  rows: Array<StockRow & { changeSeq: number }>;
+}
+
+export async function applyOps(tx: Queryable, ops: readonly LedgerOp[]): Promise<AppliedBatch> {
+  if (ops.length === 0) return { results: [], rows: [] };
+  const keys = new Map<string, { locationId: string; sku: string }>();
+  const counts: Array<{ locationId: string; sku: string; hlc: string }> = [];
+  for (const { op } of ops) {
+    for (const e of effectsOf(op)) {
+      keys.set(rowKey(e.locationId, e.sku), { locationId: e.locationId, sku: e.sku });
+      if (e.kind === 'count') counts.push({ locationId: e.locationId, sku: e.sku, hlc: op.hlc });
+    }
+  }
+  const sorted = [...keys.values()].sort((a, b) =>
+    a.locationId === b.locationId ? cmp(a.sku, b.sku) : cmp(a.locationId, b.locationId),
+  );
+  const locs = sorted.map((k) => k.locationId);
+  const skus = sorted.map((k) => k.sku);
+
+  await tx.query(
+    `INSERT INTO stock (location_id, sku)
+     SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
+    [locs, skus],
+  );
+  const locked = await tx.query<StockRecord>(
+    `SELECT ${STOCK_COLUMNS} FROM stock
+     WHERE (location_id, sku) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+     ORDER BY location_id, sku FOR UPDATE`,
+    [locs, skus],
+  );
+  const rows = new Map<string, StockRow>();
+  for (const r of locked.rows) rows.set(rowKey(r.location_id, r.sku), toStockRow(r));
+
+  const appliedAfter = await prefetchOnHandAfter(tx, counts);
+  const pending: Movement[] = [];
+  const view: LedgerView = {
+    row: (locationId, sku) => rows.get(rowKey(locationId, sku)),
+    onHandAfter: (locationId, sku, hlc) => {
+      let sum = appliedAfter.get(`${rowKey(locationId, sku)}\u0000${hlc}`) ?? 0;
+      for (const m of pending) if (m.locationId === locationId && m.sku === sku && m.hlc > hlc) sum += m.dOnHand;
+      return sum;
+    },
+  };
+
+  const results: ReducedOp[] = [];
+  const movementMeta: LedgerOp[] = [];
+  for (const input of ops) {
+    const reduced = reduceOp(input.op, view);
+    for (const row of reduced.rows) rows.set(rowKey(row.locationId, row.sku), row);
+    for (const m of reduced.movements) {
+      pending.push(m);
+      movementMeta.push(input);
+    }
+    results.push(reduced);
+  }
+
+  const changed = [...rows.values()].filter((r) => keys.has(rowKey(r.locationId, r.sku)));
+  const written = await writeRows(tx, changed);
+  await appendMovements(tx, pending, movementMeta);
+  return { results, rows: written };
+}
+
+async function prefetchOnHandAfter(
+  tx: Queryable,
+  counts: ReadonlyArray<{ locationId: string; sku: string; hlc: string }>,
+): Promise<Map<string, number>> {
+  const sums = new Map<string, number>();
+  if (counts.length === 0) return sums;
+  const { rows } = await tx.query<{ location_id: string; sku: string; hlc: string; later: number }>(
+    `SELECT k.location_id, k.sku, k.hlc, COALESCE(SUM(m.d_on_hand), 0)::int AS later
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS k(location_id, sku, hlc)
+     LEFT JOIN movements m
+       ON m.location_id = k.location_id AND m.sku = k.sku AND m.hlc > (k.hlc COLLATE "C")
+     GROUP BY k.location_id, k.sku, k.hlc`,
+    [counts.map((c) => c.locationId), counts.map((c) => c.sku), counts.map((c) => c.hlc)],
+  );
+  for (const r of rows) sums.set(`${rowKey(r.location_id, r.sku)}\u0000${r.hlc}`, r.later);
+  return sums;
+}
+
+async function writeRows(tx: Queryable, rows: StockRow[]): Promise<Array<StockRow & { changeSeq: number }>> {
+  const { rows: seqs } = await tx.query<{ location_id: string; sku: string; change_seq: number }>(
+    `UPDATE stock s SET
+       on_hand = u.on_hand, reserved = u.reserved, incoming = u.incoming, damaged = u.damaged,
+       reorder_point = u.reorder_point, version = u.version, count_hlc = u.count_hlc,
+       change_seq = nextval('stock_change_seq'), updated_at = now()
+     FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::text[])
+       AS u(location_id, sku, on_hand, reserved, incoming, damaged, reorder_point, version, count_hlc)
+     WHERE s.location_id = u.location_id AND s.sku = u.sku
+     RETURNING s.location_id, s.sku, s.change_seq`,
+    [
+      rows.map((r) => r.locationId),
+      rows.map((r) => r.sku),
+      rows.map((r) => r.onHand),
+      rows.map((r) => r.reserved),
+      rows.map((r) => r.incoming),
+      rows.map((r) => r.damaged),
+      rows.map((r) => r.reorderPoint),
+      rows.map((r) => r.version),
+      rows.map((r) => r.countHlc),
+    ],
+  );
+  const seqByKey = new Map(seqs.map((s) => [rowKey(s.location_id, s.sku), s.change_seq]));
+  return rows.map((r) => ({ ...r, changeSeq: seqByKey.get(rowKey(r.locationId, r.sku)) ?? 0 }));
+}
+
+async function appendMovements(tx: Queryable, ms: readonly Movement[], meta: readonly LedgerOp[]): Promise<void> {
+  if (ms.length === 0) return;
+  const col = <T>(f: (m: Movement, i: number) => T) => ms.map(f);
+  await tx.query(
+    `INSERT INTO movements (location_id, sku, op_id, op_type, reason, outcome, d_on_hand, d_reserved, d_incoming,
+       d_damaged, absorbed_on_hand, counted, on_hand_after, version_after, oversell, hlc, device_id, actor, reference)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::int[],
+       $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::bool[], $16::text[],
+       $17::text[], $18::text[], $19::text[])`,
+    [
+      col((m) => m.locationId),
+      col((m) => m.sku),
+      col((_, i) => meta[i]!.op.opId),
+      col((_, i) => meta[i]!.op.type),
+      col((m) => m.reason),
+      col((m) => m.outcome),
+      col((m) => m.dOnHand),
+      col((m) => m.dReserved),
+      col((m) => m.dIncoming),
+      col((m) => m.dDamaged),
+      col((m) => m.absorbedOnHand),
+      col((m) => m.counted),
+      col((m) => m.onHandAfter),
+      col((m) => m.versionAfter),
+      col((m) => m.oversell),
+      col((m) => m.hlc),
+      col((_, i) => meta[i]!.deviceId ?? null),
+      col((_, i) => meta[i]!.actor),
+      col((_, i) => meta[i]!.reference ?? null),
+    ],
+  );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { createApiToken, ensureBootstrapAdmin, type ApiRole } from '../../src/services/tokens.js';
+import { createTestDatabase, type TestDatabase } from './test-db.js';
+
+export interface TestHub {
+  app: FastifyInstance;
+  database: TestDatabase;
+  adminToken: string;
+  /** A new token of this role (store managers need their location). */
+  token(role: ApiRole, locationId?: string): Promise<string>;
+  /** `app.inject` with the token as bearer (admin unless given) and JSON parsed. */
+  request(opts: InjectOptions & { token?: string | null }): Promise<LightMyRequestResponse & { body: unknown }>;
+  close(): Promise<void>;
+}
+
+/** The real hub app on a fresh database (PGlite or a fresh Postgres schema); no listening socket. */
+export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}): Promise<TestHub> {
+  const database = await createTestDatabase();
+  const app = await buildApp({
+    config: { logLevel: 'silent', bodyLimit: 1_048_576, rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000 },
+    db: database.db,
+  });
+  await app.ready();
+  const adminToken = (await ensureBootstrapAdmin(database.db))!;
+  return {
+    app,
+    database,
+    adminToken,
+    token: async (role, locationId) =>
+      (await createApiToken(database.db, { name: `test ${role}`, role, locationId: locationId ?? null })).token,
+    async request({ token, ...opts }) {
+      const headers = { ...(opts.headers ?? {}) } as Record<string, string>;
+      const bearer = token === undefined ? adminToken : token;
+      if (bearer) headers.authorization = `Bearer ${bearer}`;
+      const res = await app.inject({ ...opts, headers });
+      const text = res.body;
+      let body: unknown = text;
+      if (String(res.headers['content-type'] ?? '').includes('json') && text) body = JSON.parse(text);
+      return Object.assign(res, { body });
+    },
+    async close() {
+      await app.close();
+      await database.drop();
+    },
+  };
+}

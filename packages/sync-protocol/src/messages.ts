@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { Hlc } from './hlc.js';
+import { LIMITS, PROTOCOL_VERSION } from './limits.js';
+import { TillOp } from './operations.js';
+import { DeviceId, LocationId, OpId, Seq, Sku } from './primitives.js';
+import { StockRow } from './stock.js';
+
+/*
+ * Socket.IO sync messages. Event names are the keys of the maps at the bottom; every payload is
+ * validated with these schemas on both sides.
+ *
+ *   till                                   hub
+ *    │── connect {token, protocolVersion} ──▶│  refused: error {code: 'protocol_version' | 'unauthorized'}
+ *    │◀──────────────── hello ───────────────│  server time, last acked seq, stock cursor
+ *    │── push {ops (seq order, bounded)} ───▶│  one transaction per batch
+ *    │◀──────────── ack (per-op results) ────│
+ *    │◀──────── stock / reservations ────────│  as they commit, for the till's location
+ *    │── pull {since cursor} ───────────────▶│  after being away
+ *    │── heartbeat {outbox depth, …} ───────▶│  for HQ
+ */
+
+/** Sent by the till in the Socket.IO handshake `auth` field. */
+export const HandshakeAuth = z.strictObject({
+  token: z.string().min(1).max(200),
+  protocolVersion: z.number().int().positive(),
+  appVersion: z.string().max(40).optional(),
+});
+export type HandshakeAuth = z.infer<typeof HandshakeAuth>;
+
+/** A stock-change cursor: opaque to the till, a decimal string on the wire. */
+export const Cursor = z.string().regex(/^\d{1,20}$/);
+
+export const Hello = z.strictObject({
+  protocolVersion: z.literal(PROTOCOL_VERSION),
+  serverTime: z.number().int(),
+  serverHlc: Hlc,
+  deviceId: DeviceId,
+  locationId: LocationId,
+  /** Highest contiguous seq the hub has durably applied (or rejected) for this device. */
+  lastAckedSeq: z.number().int().nonnegative(),
+  /** Latest stock change cursor for the till's location. */
+  stockCursor: Cursor,
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const PushBatch = z.strictObject({
+  ops: z.array(TillOp).min(1).max(LIMITS.maxOpsPerBatch),
+});
+export type PushBatch = z.infer<typeof PushBatch>;
+
+export const RejectCode = z.enum([
+  'unknown_sku',
+  'unknown_location',
+  'wrong_location',
+  'malformed',
+  'seq_gap',
+  'op_id_reused',
+]);
+export type RejectCode = z.infer<typeof RejectCode>;
+
+export const OpResult = z.discriminatedUnion('status', [
+  z.strictObject({ seq: Seq, opId: OpId, status: z.literal('applied') }),
+  z.strictObject({ seq: Seq, opId: OpId, status: z.literal('duplicate') }),
+  z.strictObject({
+    seq: Seq,
+    opId: OpId,
+    status: z.literal('rejected'),
+    code: RejectCode,
+    reason: z.string().max(500),
+  }),
+]);
+export type OpResult = z.infer<typeof OpResult>;
+
+export const Ack = z.strictObject({
+  /** Everything up to here is durable at the hub: the till may delete it from its outbox. */
+  lastAckedSeq: z.number().int().nonnegative(),
+  results: z.array(OpResult).max(LIMITS.maxOpsPerBatch),
+});
+export type Ack = z.infer<typeof Ack>;
+
+export const StockPush = z.strictObject({
+  cursor: Cursor,
+  rows: z.array(StockRow).max(LIMITS.maxRowsPerPage),
+});
+export type StockPush = z.infer<typeof StockPush>;
+
+export const Pull = z.strictObject({
+  since: Cursor,
+  limit: z.number().int().positive().max(LIMITS.maxRowsPerPage).default(LIMITS.maxRowsPerPage),
+});
+export type Pull = z.infer<typeof Pull>;
+
+export const PullPage = StockPush.extend({ more: z.boolean() });
+export type PullPage = z.infer<typeof PullPage>;
+
+export const ReservationChange = z.strictObject({
+  orderId: z.string().min(1).max(64),
+  sku: Sku,
+  /** Units now held at the till's location for this order line (0: released or fulfilled). */
+  qty: z.number().int().nonnegative(),
+  status: z.enum(['held', 'released', 'fulfilled']),
+  expiresAt: z.number().int().nullable(),
+});
+export const ReservationPush = z.strictObject({
+  changes: z.array(ReservationChange).max(LIMITS.maxRowsPerPage),
+});
+export type ReservationPush = z.infer<typeof ReservationPush>;
+
+export const Heartbeat = z.strictObject({
+  outboxDepth: z.number().int().nonnegative(),
+  /** Age of the oldest op not yet acknowledged, or null when the outbox is empty. */
+  oldestUnsyncedAgeMs: z.number().int().nonnegative().nullable(),
+  /** Till clock minus hub clock, as the till measured it. */
+  clockOffsetMs: z.number().int(),
+  appVersion: z.string().max(40).optional(),
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+export const ChecksumRequest = z.strictObject({});
+export const ChecksumReply = z.strictObject({ checksum: z.string(), rows: z.number().int().nonnegative() });
+export type ChecksumReply = z.infer<typeof ChecksumReply>;
+
+export const ErrorCode = z.enum([
+  'protocol_version',
+  'unauthorized',
+  'device_in_use',
+  'malformed',
+  'batch_too_large',
+  'internal',
+]);
+export const ProtocolError = z.strictObject({
+  code: ErrorCode,
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type ProtocolError = z.infer<typeof ProtocolError>;
+
+/** A request answered through a Socket.IO acknowledgement: either the reply or an error. */
+export type Reply<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
+
+/** Events the till emits (each answered by an acknowledgement callback). */
+export interface ClientToHubEvents {
+  push: (batch: PushBatch, reply: (r: Reply<Ack>) => void) => void;
+  pull: (req: Pull, reply: (r: Reply<PullPage>) => void) => void;
+  checksum: (req: z.infer<typeof ChecksumRequest>, reply: (r: Reply<ChecksumReply>) => void) => void;
+  heartbeat: (hb: Heartbeat) => void;
+}
+
+/** Events the hub emits. */
+export interface HubToClientEvents {
+  hello: (hello: Hello) => void;
+  stock: (push: StockPush) => void;
+  reservations: (push: ReservationPush) => void;
+  error: (err: ProtocolError) => void;
+}
