@@ -1,6 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import inventory from './inventory.js';
+import locations from './locations.js';
+import movements from './movements.js';
+import products from './products.js';
+import transfers from './transfers.js';
 
 /** Every /v1 resource, one module each. */
 export default async function v1(app: FastifyInstance): Promise<void> {
-  void app;
+  await app.register(locations);
+  await app.register(products);
+  await app.register(inventory);
+  await app.register(transfers);
+  await app.register(movements);
 }

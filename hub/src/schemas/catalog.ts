@@ -1,0 +1,102 @@
+import { LocationId, Sku } from '@tillsync/sync-protocol';
+import { z } from 'zod';
+
+/*
+ * Catalogue shapes for REST and the CSV import alike: one definition of what a valid product or
+ * location is.
+ */
+
+export const Currency = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR');
+const Barcode = z.string().regex(/^[0-9]{8,14}$/, '8 to 14 digits (EAN-8, UPC-A, EAN-13, GTIN-14)');
+const Name = z.string().trim().min(1).max(200);
+const Category = z.string().trim().min(1).max(100);
+const PriceMinor = z.number().int().nonnegative().max(1_000_000_000_00);
+
+export const Product = z
+  .object({
+    sku: Sku,
+    name: z.string(),
+    barcode: z.string().nullable(),
+    category: z.string().nullable(),
+    priceMinor: z.number().int(),
+    currency: z.string(),
+    active: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Product' });
+export type Product = z.infer<typeof Product>;
+
+export const ProductCreate = z.strictObject({
+  sku: Sku,
+  name: Name,
+  barcode: Barcode.nullable().optional(),
+  category: Category.nullable().optional(),
+  priceMinor: PriceMinor,
+  currency: Currency.default('EUR'),
+  active: z.boolean().default(true),
+});
+export type ProductCreate = z.infer<typeof ProductCreate>;
+
+export const ProductPatch = z
+  .strictObject({
+    name: Name,
+    barcode: Barcode.nullable(),
+    category: Category.nullable(),
+    priceMinor: PriceMinor,
+    currency: Currency,
+    active: z.boolean(),
+  })
+  .partial()
+  .refine((p) => Object.keys(p).length > 0, 'change at least one field');
+export type ProductPatch = z.infer<typeof ProductPatch>;
+
+export const LocationKind = z.enum(['store', 'warehouse']);
+
+export const Location = z
+  .object({
+    id: LocationId,
+    name: z.string(),
+    kind: LocationKind,
+    timezone: z.string(),
+    priority: z.number().int(),
+    safetyStock: z.number().int(),
+    active: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Location' });
+export type Location = z.infer<typeof Location>;
+
+const Timezone = z
+  .string()
+  .max(64)
+  .refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'an IANA time zone');
+
+const locationFields = {
+  name: Name,
+  kind: LocationKind,
+  timezone: Timezone,
+  /** Order routing: lower is tried first. */
+  priority: z.number().int().min(0).max(10_000),
+  /** Units never promised to online orders from this location. */
+  safetyStock: z.number().int().min(0).max(1_000_000),
+  active: z.boolean(),
+};
+
+export const LocationCreate = z.strictObject({
+  id: LocationId,
+  ...locationFields,
+  timezone: locationFields.timezone.default('UTC'),
+  priority: locationFields.priority.default(100),
+  safetyStock: locationFields.safetyStock.default(0),
+  active: locationFields.active.default(true),
+});
+export type LocationCreate = z.infer<typeof LocationCreate>;
+
+// No defaults here: an absent field is left as it is.
+export const LocationPatch = z
+  .strictObject(locationFields)
+  .partial()
+  .refine((p) => Object.keys(p).length > 0, 'change at least one field');
+export type LocationPatch = z.infer<typeof LocationPatch>;
