@@ -11,6 +11,7 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
+    reporters: ['default', './test/reporters/per-project.ts'],
     projects: [
       {
         extends: true,
@@ -18,7 +19,10 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'pos-client', include: ['pos-client/src/**/*.test.ts', 'pos-client/test/**/*.test.ts'] },
+        test: {
+          name: 'pos-client',
+          include: ['pos-client/src/**/*.test.ts', 'pos-client/test/**/*.test.ts'],
+        },
       },
       ...databases.map((db) => ({
         extends: true as const,

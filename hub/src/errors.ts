@@ -55,9 +55,14 @@ export class StaleVersionError extends AppError {
 
 export class IdempotencyKeyReusedError extends AppError {
   constructor(key: string) {
-    super(422, 'idempotency_key_reused', `Idempotency-Key ${JSON.stringify(key)} was used with a different body`, {
-      key,
-    });
+    super(
+      422,
+      'idempotency_key_reused',
+      `Idempotency-Key ${JSON.stringify(key)} was used with a different body`,
+      {
+        key,
+      },
+    );
   }
 }
 
@@ -69,6 +74,7 @@ export const PG = {
 } as const;
 
 export function pgErrorCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string')
+    return err.code;
   return undefined;
 }

@@ -22,7 +22,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       const first = issues[0];
       return reply
         .status(400)
-        .send(body('invalid_request', first ? `${first.field}: ${first.message}` : 'invalid request', { issues }));
+        .send(
+          body('invalid_request', first ? `${first.field}: ${first.message}` : 'invalid request', { issues }),
+        );
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.status(413).send(body('payload_too_large', err.message));

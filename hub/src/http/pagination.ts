@@ -24,7 +24,10 @@ export function decodeCursor(cursor: string, arity: number): CursorValue[] {
     Array.isArray(parsed) &&
     parsed.length === arity &&
     parsed.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v));
-  if (!ok) throw new BadRequestError('querystring.cursor: not a cursor returned by this endpoint', { field: 'cursor' });
+  if (!ok)
+    throw new BadRequestError('querystring.cursor: not a cursor returned by this endpoint', {
+      field: 'cursor',
+    });
   return parsed as CursorValue[];
 }
 

@@ -75,7 +75,8 @@ export async function applyOps(tx: Queryable, ops: readonly LedgerOp[]): Promise
     row: (locationId, sku) => rows.get(rowKey(locationId, sku)),
     onHandAfter: (locationId, sku, hlc) => {
       let sum = appliedAfter.get(`${rowKey(locationId, sku)}\u0000${hlc}`) ?? 0;
-      for (const m of pending) if (m.locationId === locationId && m.sku === sku && m.hlc > hlc) sum += m.dOnHand;
+      for (const m of pending)
+        if (m.locationId === locationId && m.sku === sku && m.hlc > hlc) sum += m.dOnHand;
       return sum;
     },
   };
@@ -142,7 +143,11 @@ async function writeRows(tx: Queryable, rows: StockRow[]): Promise<Array<StockRo
   return rows.map((r) => ({ ...r, changeSeq: seqByKey.get(rowKey(r.locationId, r.sku)) ?? 0 }));
 }
 
-async function appendMovements(tx: Queryable, ms: readonly Movement[], meta: readonly LedgerOp[]): Promise<void> {
+async function appendMovements(
+  tx: Queryable,
+  ms: readonly Movement[],
+  meta: readonly LedgerOp[],
+): Promise<void> {
   if (ms.length === 0) return;
   const col = <T>(f: (m: Movement, i: number) => T) => ms.map(f);
   await tx.query(

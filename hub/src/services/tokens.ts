@@ -43,7 +43,13 @@ function parseToken(token: string): { kind: 'tsk' | 'tsd'; id: string; secret: s
   const parts = token.split('.');
   if (parts.length !== 3) return null;
   const [kind, id, secret] = parts as [string, string, string];
-  if ((kind !== API_PREFIX && kind !== DEVICE_PREFIX) || !id || !secret || id.length > 64 || secret.length > 100)
+  if (
+    (kind !== API_PREFIX && kind !== DEVICE_PREFIX) ||
+    !id ||
+    !secret ||
+    id.length > 64 ||
+    secret.length > 100
+  )
     return null;
   return { kind, id, secret };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { createApiToken, ensureBootstrapAdmin, type ApiRole } from '../../src/services/tokens.js';
+import { type ApiRole, createApiToken, ensureBootstrapAdmin } from '../../src/services/tokens.js';
 import { createTestDatabase, type TestDatabase } from './test-db.js';
 
 export interface TestHub {
@@ -10,7 +10,9 @@ export interface TestHub {
   /** A new token of this role (store managers need their location). */
   token(role: ApiRole, locationId?: string): Promise<string>;
   /** `app.inject` with the token as bearer (admin unless given) and JSON parsed. */
-  request(opts: InjectOptions & { token?: string | null }): Promise<LightMyRequestResponse & { body: unknown }>;
+  request(
+    opts: InjectOptions & { token?: string | null },
+  ): Promise<LightMyRequestResponse & { body: unknown }>;
   close(): Promise<void>;
 }
 
@@ -18,7 +20,11 @@ export interface TestHub {
 export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}): Promise<TestHub> {
   const database = await createTestDatabase();
   const app = await buildApp({
-    config: { logLevel: 'silent', bodyLimit: 1_048_576, rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000 },
+    config: {
+      logLevel: 'silent',
+      bodyLimit: 1_048_576,
+      rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
+    },
     db: database.db,
   });
   await app.ready();
@@ -28,7 +34,8 @@ export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}
     database,
     adminToken,
     token: async (role, locationId) =>
-      (await createApiToken(database.db, { name: `test ${role}`, role, locationId: locationId ?? null })).token,
+      (await createApiToken(database.db, { name: `test ${role}`, role, locationId: locationId ?? null }))
+        .token,
     async request({ token, ...opts }) {
       const headers = { ...(opts.headers ?? {}) } as Record<string, string>;
       const bearer = token === undefined ? adminToken : token;

@@ -27,13 +27,10 @@ export async function seedCatalog(
   },
 ): Promise<void> {
   for (const l of input.locations) {
-    await db.query('INSERT INTO locations (id, name, kind, priority, safety_stock) VALUES ($1, $2, $3, $4, $5)', [
-      l.id,
-      `Location ${l.id}`,
-      l.kind ?? 'store',
-      l.priority ?? 100,
-      l.safetyStock ?? 0,
-    ]);
+    await db.query(
+      'INSERT INTO locations (id, name, kind, priority, safety_stock) VALUES ($1, $2, $3, $4, $5)',
+      [l.id, `Location ${l.id}`, l.kind ?? 'store', l.priority ?? 100, l.safetyStock ?? 0],
+    );
   }
   for (const p of input.products) {
     await db.query('INSERT INTO products (sku, name, price_minor, barcode) VALUES ($1, $2, $3, $4)', [

@@ -94,7 +94,9 @@ const transferOut = {
 const notToSelf = (op: { locationId: string; toLocationId: string }) => op.locationId !== op.toLocationId;
 const notToSelfIssue = { message: 'a transfer must go to another location', path: ['toLocationId'] };
 
-export const TransferOutOp = z.strictObject({ ...tillOpBase, ...transferOut }).refine(notToSelf, notToSelfIssue);
+export const TransferOutOp = z
+  .strictObject({ ...tillOpBase, ...transferOut })
+  .refine(notToSelf, notToSelfIssue);
 
 export const TransferInOp = z.strictObject({
   ...tillOpBase,
@@ -162,7 +164,10 @@ export const SetStockOp = z
     onHand: Count.optional(),
     reorderPoint: Count.optional(),
   })
-  .refine((op) => op.onHand !== undefined || op.reorderPoint !== undefined, 'set onHand, reorderPoint or both');
+  .refine(
+    (op) => op.onHand !== undefined || op.reorderPoint !== undefined,
+    'set onHand, reorderPoint or both',
+  );
 
 export const HubOp = z.discriminatedUnion('type', [
   ReservationOp,
@@ -172,7 +177,10 @@ export const HubOp = z.discriminatedUnion('type', [
   ReceiveOp.omit({ seq: true }),
   AdjustOp.omit({ seq: true }),
   CountOp.omit({ seq: true }),
-  z.strictObject({ ...tillOpBase, ...transferOut }).omit({ seq: true }).refine(notToSelf, notToSelfIssue),
+  z
+    .strictObject({ ...tillOpBase, ...transferOut })
+    .omit({ seq: true })
+    .refine(notToSelf, notToSelfIssue),
   TransferInOp.omit({ seq: true }),
 ]);
 export type HubOp = z.infer<typeof HubOp>;

@@ -124,7 +124,9 @@ const history: fc.Arbitrary<StockOp[]> = fc
     fc
       .record({ at: fc.integer({ min: 1, max: 40 }), location, made: bodies })
       // A transfer goes to another location (the schema refuses one to itself).
-      .filter(({ location: from, made: [, body] }) => !('toLocationId' in body) || body.toLocationId !== from),
+      .filter(
+        ({ location: from, made: [, body] }) => !('toLocationId' in body) || body.toLocationId !== from,
+      ),
     { minLength: 1, maxLength: 20 },
   )
   .map((events) => {

@@ -15,11 +15,15 @@ export type ChangedRow = StockRow & { changeSeq: number };
 export class StockWriter {
   readonly changes = new EventEmitter<{ rows: [ChangedRow[]] }>();
   /** This hub instance's clock, stamping every op the hub itself originates. */
-  readonly clock = new HybridClock(`hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`);
+  readonly clock = new HybridClock(
+    `hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+  );
 
   constructor(private readonly db: FastifyInstance['db']) {}
 
-  async write<T>(fn: (tx: Queryable, apply: (ops: LedgerOp[]) => Promise<AppliedBatch>) => Promise<T>): Promise<T> {
+  async write<T>(
+    fn: (tx: Queryable, apply: (ops: LedgerOp[]) => Promise<AppliedBatch>) => Promise<T>,
+  ): Promise<T> {
     const changed = new Map<string, ChangedRow>();
     const result = await this.db.transaction((tx) =>
       fn(tx, async (ops) => {
