@@ -30,8 +30,14 @@ CREATE INDEX products_price ON products (price_minor, sku);
 CREATE INDEX products_created ON products (created_at, sku);
 CREATE INDEX products_category ON products (category, sku);
 
--- Every stock change takes the next value: a till pulls "everything since cursor N".
-CREATE SEQUENCE stock_change_seq;
+-- Per-location change counter: every stock row change takes the location's next value, and a till
+-- pulls "everything since cursor N" for its location. The counter row is locked until commit, so
+-- changes of one location commit in cursor order and a pull never skips a change that was still
+-- in flight (a global sequence would allow that).
+CREATE TABLE stock_cursors (
+  location_id text PRIMARY KEY REFERENCES locations (id),
+  last_seq    bigint NOT NULL DEFAULT 0
+);
 
 CREATE TABLE stock (
   location_id   text NOT NULL REFERENCES locations (id),
@@ -43,7 +49,7 @@ CREATE TABLE stock (
   reorder_point integer NOT NULL DEFAULT 0 CHECK (reorder_point >= 0),
   version       integer NOT NULL DEFAULT 0,
   count_hlc     text COLLATE "C",
-  change_seq    bigint NOT NULL DEFAULT nextval('stock_change_seq'),
+  change_seq    bigint NOT NULL DEFAULT 0,
   updated_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (location_id, sku)
 );

@@ -96,6 +96,7 @@ export async function applyOps(tx: Queryable, ops: readonly LedgerOp[]): Promise
   const changed = [...rows.values()].filter((r) => keys.has(rowKey(r.locationId, r.sku)));
   const written = await writeRows(tx, changed);
   await appendMovements(tx, pending, movementMeta);
+  await recordOversells(tx, pending, movementMeta);
   return { results, rows: written };
 }
 
@@ -117,30 +118,53 @@ async function prefetchOnHandAfter(
   return sums;
 }
 
+/**
+ * Write the rows back, each taking its location's next change cursor. Cursor rows are locked after
+ * every stock row (and in location order), so lock order stays global and deadlock-free.
+ */
 async function writeRows(tx: Queryable, rows: StockRow[]): Promise<Array<StockRow & { changeSeq: number }>> {
-  const { rows: seqs } = await tx.query<{ location_id: string; sku: string; change_seq: number }>(
+  const perLocation = new Map<string, number>();
+  for (const r of rows) perLocation.set(r.locationId, (perLocation.get(r.locationId) ?? 0) + 1);
+  const locations = [...perLocation.keys()].sort(cmp);
+  const { rows: cursors } = await tx.query<{ location_id: string; last_seq: number }>(
+    `INSERT INTO stock_cursors AS c (location_id, last_seq)
+     SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1
+     ON CONFLICT (location_id) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
+     RETURNING location_id, last_seq`,
+    [locations, locations.map((l) => perLocation.get(l))],
+  );
+  // Hand out each location's new block of cursors (last_seq - n, last_seq] to its rows.
+  const next = new Map(
+    cursors.map((c) => [c.location_id, c.last_seq - (perLocation.get(c.location_id) ?? 0)]),
+  );
+  const written = rows.map((r) => {
+    const seq = (next.get(r.locationId) ?? 0) + 1;
+    next.set(r.locationId, seq);
+    return { ...r, changeSeq: seq };
+  });
+  await tx.query(
     `UPDATE stock s SET
        on_hand = u.on_hand, reserved = u.reserved, incoming = u.incoming, damaged = u.damaged,
        reorder_point = u.reorder_point, version = u.version, count_hlc = u.count_hlc,
-       change_seq = nextval('stock_change_seq'), updated_at = now()
-     FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::text[])
-       AS u(location_id, sku, on_hand, reserved, incoming, damaged, reorder_point, version, count_hlc)
-     WHERE s.location_id = u.location_id AND s.sku = u.sku
-     RETURNING s.location_id, s.sku, s.change_seq`,
+       change_seq = u.change_seq, updated_at = now()
+     FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[],
+       $9::text[], $10::bigint[])
+       AS u(location_id, sku, on_hand, reserved, incoming, damaged, reorder_point, version, count_hlc, change_seq)
+     WHERE s.location_id = u.location_id AND s.sku = u.sku`,
     [
-      rows.map((r) => r.locationId),
-      rows.map((r) => r.sku),
-      rows.map((r) => r.onHand),
-      rows.map((r) => r.reserved),
-      rows.map((r) => r.incoming),
-      rows.map((r) => r.damaged),
-      rows.map((r) => r.reorderPoint),
-      rows.map((r) => r.version),
-      rows.map((r) => r.countHlc),
+      written.map((r) => r.locationId),
+      written.map((r) => r.sku),
+      written.map((r) => r.onHand),
+      written.map((r) => r.reserved),
+      written.map((r) => r.incoming),
+      written.map((r) => r.damaged),
+      written.map((r) => r.reorderPoint),
+      written.map((r) => r.version),
+      written.map((r) => r.countHlc),
+      written.map((r) => r.changeSeq),
     ],
   );
-  const seqByKey = new Map(seqs.map((s) => [rowKey(s.location_id, s.sku), s.change_seq]));
-  return rows.map((r) => ({ ...r, changeSeq: seqByKey.get(rowKey(r.locationId, r.sku)) ?? 0 }));
+  return written;
 }
 
 async function appendMovements(
@@ -176,6 +200,28 @@ async function appendMovements(
       col((_, i) => meta[i]!.deviceId ?? null),
       col((_, i) => meta[i]!.actor),
       col((_, i) => meta[i]!.reference ?? null),
+    ],
+  );
+}
+
+/** An oversell is applied (a sale is a physical fact) but opens a conflict for people to see. */
+async function recordOversells(
+  tx: Queryable,
+  ms: readonly Movement[],
+  meta: readonly LedgerOp[],
+): Promise<void> {
+  const oversells = ms.flatMap((m, i) => (m.oversell ? [{ m, input: meta[i]! }] : []));
+  if (oversells.length === 0) return;
+  await tx.query(
+    `INSERT INTO conflicts (location_id, kind, sku, op_id, details)
+     SELECT l, 'oversell', s, o, d FROM unnest($1::text[], $2::text[], $3::uuid[], $4::jsonb[]) AS u(l, s, o, d)`,
+    [
+      oversells.map(({ m }) => m.locationId),
+      oversells.map(({ m }) => m.sku),
+      oversells.map(({ input }) => input.op.opId),
+      oversells.map(({ m, input }) =>
+        JSON.stringify({ onHandAfter: m.onHandAfter, reason: m.reason, actor: input.actor, hlc: m.hlc }),
+      ),
     ],
   );
 }
