@@ -148,10 +148,11 @@ CREATE TABLE devices (
 CREATE INDEX devices_location ON devices (location_id);
 
 -- Idempotency for till ops: each (device, seq) applied at most once, its result remembered.
+-- op_id is text: a malformed op's id is remembered as sent (NULL when it had none).
 CREATE TABLE applied_ops (
   device_id   text NOT NULL REFERENCES devices (id),
   seq         bigint NOT NULL,
-  op_id       uuid NOT NULL UNIQUE,
+  op_id       text UNIQUE,
   location_id text NOT NULL,
   status      text NOT NULL CHECK (status IN ('applied', 'rejected')),
   code        text,

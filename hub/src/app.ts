@@ -9,6 +9,7 @@ import db from './plugins/external/db.js';
 import rateLimit from './plugins/external/rate-limit.js';
 import swagger from './plugins/external/swagger.js';
 import v1 from './routes/v1/index.js';
+import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {
   config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'>;
@@ -36,5 +37,6 @@ export async function buildApp({ config, db: database }: BuildOptions): Promise<
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(v1, { prefix: '/v1' });
+  app.decorate('io', attachSyncServer(app));
   return app;
 }

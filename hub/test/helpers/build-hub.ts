@@ -5,6 +5,8 @@ import { createTestDatabase, type TestDatabase } from './test-db.js';
 
 export interface TestHub {
   app: FastifyInstance;
+  /** Start listening on a free loopback port (for real socket clients); returns the base URL. */
+  listen(): Promise<string>;
   database: TestDatabase;
   adminToken: string;
   /** A new token of this role (store managers need their location). */
@@ -31,6 +33,7 @@ export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}
   const adminToken = (await ensureBootstrapAdmin(database.db))!;
   return {
     app,
+    listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     database,
     adminToken,
     token: async (role, locationId) =>

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Hlc } from './hlc.js';
 import { LIMITS, PROTOCOL_VERSION } from './limits.js';
 import { TillOp } from './operations.js';
-import { DeviceId, LocationId, OpId, Seq, Sku } from './primitives.js';
+import { DeviceId, LocationId, Seq, Sku } from './primitives.js';
 import { StockRow } from './stock.js';
 
 /*
@@ -48,22 +48,29 @@ export const PushBatch = z.strictObject({
 });
 export type PushBatch = z.infer<typeof PushBatch>;
 
+/**
+ * Why an op was refused. Permanent ones are remembered and acknowledged (the queue moves past
+ * them); `seq_gap` is not: the till must first send the missing seqs.
+ */
 export const RejectCode = z.enum([
+  'malformed',
   'unknown_sku',
   'unknown_location',
   'wrong_location',
-  'malformed',
-  'seq_gap',
+  /** This seq was already used by a different op (a till whose data was wiped and restarted). */
+  'seq_conflict',
+  /** This op id was already used by another device or seq. */
   'op_id_reused',
+  'seq_gap',
 ]);
 export type RejectCode = z.infer<typeof RejectCode>;
 
 export const OpResult = z.discriminatedUnion('status', [
-  z.strictObject({ seq: Seq, opId: OpId, status: z.literal('applied') }),
-  z.strictObject({ seq: Seq, opId: OpId, status: z.literal('duplicate') }),
+  z.strictObject({ seq: Seq, opId: z.string().max(100), status: z.literal('applied') }),
+  z.strictObject({ seq: Seq, opId: z.string().max(100), status: z.literal('duplicate') }),
   z.strictObject({
     seq: Seq,
-    opId: OpId,
+    opId: z.string().max(100),
     status: z.literal('rejected'),
     code: RejectCode,
     reason: z.string().max(500),
@@ -78,7 +85,13 @@ export const Ack = z.strictObject({
 });
 export type Ack = z.infer<typeof Ack>;
 
+/**
+ * Rows changed by one commit at the hub. The commit took the location's cursors
+ * (fromCursor, cursor]; a till whose cursor equals fromCursor may advance to cursor, any other
+ * till applies the rows (newer versions only) and pulls to fill the gap.
+ */
 export const StockPush = z.strictObject({
+  fromCursor: Cursor,
   cursor: Cursor,
   rows: z.array(StockRow).max(LIMITS.maxRowsPerPage),
 });
@@ -90,7 +103,12 @@ export const Pull = z.strictObject({
 });
 export type Pull = z.infer<typeof Pull>;
 
-export const PullPage = StockPush.extend({ more: z.boolean() });
+export const PullPage = z.strictObject({
+  cursor: Cursor,
+  rows: z.array(StockRow).max(LIMITS.maxRowsPerPage),
+  /** More rows past `cursor`: pull again. */
+  more: z.boolean(),
+});
 export type PullPage = z.infer<typeof PullPage>;
 
 export const ReservationChange = z.strictObject({
@@ -117,7 +135,12 @@ export const Heartbeat = z.strictObject({
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 export const ChecksumRequest = z.strictObject({});
-export const ChecksumReply = z.strictObject({ checksum: z.string(), rows: z.number().int().nonnegative() });
+/** The hub's checksum of the till's location, valid at `cursor`: compare only at the same cursor. */
+export const ChecksumReply = z.strictObject({
+  checksum: z.string(),
+  rows: z.number().int().nonnegative(),
+  cursor: Cursor,
+});
 export type ChecksumReply = z.infer<typeof ChecksumReply>;
 
 export const ErrorCode = z.enum([

@@ -2,37 +2,54 @@ import { EventEmitter } from 'node:events';
 import { HybridClock, type StockRow } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Queryable } from '../../db/database.js';
+import type { Database, Queryable } from '../../db/database.js';
 import { type AppliedBatch, applyOps, type LedgerOp } from '../../services/ledger.js';
 
 export type ChangedRow = StockRow & { changeSeq: number };
 
+/** One commit's changes at one location: its rows took cursors (fromCursor, cursor]. */
+export interface LocationCommit {
+  locationId: string;
+  fromCursor: number;
+  cursor: number;
+  rows: ChangedRow[];
+}
+
 /**
  * The one door to stock writes. `write(fn)` runs `fn` in a transaction with an `apply` that sends
- * ops through the ledger; once the transaction commits, the changed rows are announced on
- * `changes` (the sync layer pushes them to tills). Nothing is announced for a rolled-back write.
+ * ops through the ledger; once the transaction commits, the changes are announced per location on
+ * `commits` (the sync layer pushes them to tills). Nothing is announced for a rolled-back write.
  */
 export class StockWriter {
-  readonly changes = new EventEmitter<{ rows: [ChangedRow[]] }>();
+  readonly commits = new EventEmitter<{ commit: [LocationCommit[]] }>();
   /** This hub instance's clock, stamping every op the hub itself originates. */
-  readonly clock = new HybridClock(
-    `hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-  );
+  readonly clock = new HybridClock(`hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`);
 
-  constructor(private readonly db: FastifyInstance['db']) {}
+  constructor(private readonly db: Database) {}
 
-  async write<T>(
-    fn: (tx: Queryable, apply: (ops: LedgerOp[]) => Promise<AppliedBatch>) => Promise<T>,
-  ): Promise<T> {
-    const changed = new Map<string, ChangedRow>();
+  async write<T>(fn: (tx: Queryable, apply: (ops: LedgerOp[]) => Promise<AppliedBatch>) => Promise<T>): Promise<T> {
+    const byLocation = new Map<string, LocationCommit>();
     const result = await this.db.transaction((tx) =>
       fn(tx, async (ops) => {
         const batch = await applyOps(tx, ops);
-        for (const row of batch.rows) changed.set(`${row.locationId}\u0000${row.sku}`, row);
+        for (const row of batch.rows) {
+          const c = byLocation.get(row.locationId) ?? {
+            locationId: row.locationId,
+            fromCursor: row.changeSeq - 1,
+            cursor: row.changeSeq,
+            rows: [],
+          };
+          // Blocks of one transaction are contiguous (the cursor row stays locked), so min/max
+          // bound them all; a row written twice keeps its latest state.
+          c.fromCursor = Math.min(c.fromCursor, row.changeSeq - 1);
+          c.cursor = Math.max(c.cursor, row.changeSeq);
+          c.rows = [...c.rows.filter((r) => r.sku !== row.sku), row];
+          byLocation.set(row.locationId, c);
+        }
         return batch;
       }),
     );
-    if (changed.size > 0) this.changes.emit('rows', [...changed.values()]);
+    if (byLocation.size > 0) this.commits.emit('commit', [...byLocation.values()]);
     return result;
   }
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import devices from './devices.js';
 import inventory from './inventory.js';
 import locations from './locations.js';
 import movements from './movements.js';
@@ -12,4 +13,5 @@ export default async function v1(app: FastifyInstance): Promise<void> {
   await app.register(inventory);
   await app.register(transfers);
   await app.register(movements);
+  await app.register(devices);
 }

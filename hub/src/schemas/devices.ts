@@ -1,0 +1,57 @@
+import { DeviceId, LocationId } from '@tillsync/sync-protocol';
+import { z } from 'zod';
+
+export const DeviceCreate = z.strictObject({
+  locationId: LocationId,
+  name: z.string().trim().min(1).max(100),
+  /** Chosen id (e.g. "paris-till-2"); generated when absent. */
+  id: DeviceId.optional(),
+});
+
+export const EnrolmentCode = z
+  .object({
+    deviceId: DeviceId,
+    locationId: LocationId,
+    enrolmentCode: z.string(),
+    enrolmentExpiresAt: z.string(),
+  })
+  .meta({ id: 'EnrolmentCode' });
+
+export const EnrolRequest = z.strictObject({ enrolmentCode: z.string().min(10).max(20) });
+
+export const Enrolment = z
+  .object({ deviceId: DeviceId, locationId: LocationId, name: z.string(), token: z.string() })
+  .meta({ id: 'Enrolment' });
+
+export const Device = z
+  .object({
+    id: DeviceId,
+    locationId: LocationId,
+    name: z.string(),
+    enrolled: z.boolean(),
+    revoked: z.boolean(),
+    lastAckedSeq: z.number().int(),
+    lastSeenAt: z.string().nullable(),
+    connected: z.boolean(),
+    outboxDepth: z.number().int().nullable(),
+    oldestUnsyncedAgeMs: z.number().int().nullable(),
+    clockOffsetMs: z.number().int().nullable(),
+    appVersion: z.string().nullable(),
+    lastHeartbeatAt: z.string().nullable(),
+  })
+  .meta({ id: 'Device' });
+
+export const DeadLetter = z
+  .object({
+    id: z.number().int(),
+    locationId: LocationId,
+    deviceId: DeviceId,
+    seq: z.number().int(),
+    opId: z.string().nullable(),
+    op: z.unknown(),
+    code: z.string(),
+    reason: z.string(),
+    status: z.enum(['open', 'retried', 'dismissed']),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'DeadLetter' });

@@ -1,0 +1,113 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Queryable } from '../db/database.js';
+import { ConflictError, NotFoundError, PG, pgErrorCode, UnauthorizedError } from '../errors.js';
+import { formatDeviceToken, hashSecret, newSecret } from './tokens.js';
+
+/*
+ * Till enrolment: an admin (or the store's manager) creates a device and gets a one-time
+ * enrolment code to type into the new till; the till exchanges it for its device token. Codes
+ * expire, work once, and are stored hashed like tokens.
+ */
+
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32: no I, L, O, U
+const CODE_TTL_MS = 24 * 3_600_000;
+
+export interface DeviceRecord {
+  id: string;
+  location_id: string;
+  name: string;
+  enrolled_at: Date | null;
+  last_acked_seq: number;
+  last_seen_at: Date | null;
+  revoked_at: Date | null;
+  created_at: Date;
+}
+
+export const DEVICE_COLUMNS =
+  'id, location_id, name, enrolled_at, last_acked_seq, last_seen_at, revoked_at, created_at';
+
+export function newEnrolmentCode(): string {
+  const chars = Array.from({ length: 10 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
+}
+
+/** Codes are typed by people: ignore case, spaces and dashes. */
+function normalizeCode(code: string): string {
+  const c = code.toUpperCase().replace(/[\s-]/g, '');
+  return `${c.slice(0, 5)}-${c.slice(5)}`;
+}
+
+export async function createDevice(
+  db: Queryable,
+  input: { locationId: string; name: string; id?: string | undefined },
+): Promise<{ device: DeviceRecord; enrolmentCode: string; expiresAt: Date }> {
+  const id = input.id ?? `till-${randomBytes(4).toString('hex')}`;
+  const enrolmentCode = newEnrolmentCode();
+  const expiresAt = new Date(Date.now() + CODE_TTL_MS);
+  try {
+    const { rows } = await db.query<DeviceRecord>(
+      `INSERT INTO devices (id, location_id, name, enrolment_code_hash, enrolment_expires_at)
+       VALUES ($1, $2, $3, $4, $5) RETURNING ${DEVICE_COLUMNS}`,
+      [id, input.locationId, input.name, hashSecret(enrolmentCode), expiresAt],
+    );
+    return { device: rows[0]!, enrolmentCode, expiresAt };
+  } catch (err) {
+    if (pgErrorCode(err) === PG.uniqueViolation)
+      throw new ConflictError('already_exists', `device ${id} exists`);
+    if (pgErrorCode(err) === PG.foreignKeyViolation) throw new NotFoundError('location', input.locationId);
+    throw err;
+  }
+}
+
+/** A fresh one-time code for an existing device (a rebuilt till); the current token keeps working until used. */
+export async function renewEnrolmentCode(
+  db: Queryable,
+  deviceId: string,
+): Promise<{ code: string; expiresAt: Date }> {
+  const code = newEnrolmentCode();
+  const expiresAt = new Date(Date.now() + CODE_TTL_MS);
+  const { rowCount } = await db.query(
+    `UPDATE devices SET enrolment_code_hash = $2, enrolment_expires_at = $3
+     WHERE id = $1 AND revoked_at IS NULL`,
+    [deviceId, hashSecret(code), expiresAt],
+  );
+  if (rowCount === 0) throw new NotFoundError('device', deviceId);
+  return { code, expiresAt };
+}
+
+/** Exchange a one-time code for the device token. The code is consumed; any earlier token stops working. */
+export async function enrol(
+  db: Queryable,
+  code: string,
+): Promise<{ deviceId: string; locationId: string; name: string; token: string }> {
+  const secret = newSecret();
+  const { rows } = await db.query<{ id: string; location_id: string; name: string }>(
+    `UPDATE devices SET token_hash = $2, enrolled_at = now(), enrolment_code_hash = NULL, enrolment_expires_at = NULL
+     WHERE enrolment_code_hash = $1 AND enrolment_expires_at > now() AND revoked_at IS NULL
+     RETURNING id, location_id, name`,
+    [hashSecret(normalizeCode(code)), hashSecret(secret)],
+  );
+  const row = rows[0];
+  if (!row) throw new UnauthorizedError('unknown, expired or already used enrolment code');
+  return {
+    deviceId: row.id,
+    locationId: row.location_id,
+    name: row.name,
+    token: formatDeviceToken(row.id, secret),
+  };
+}
+
+export async function revokeDevice(db: Queryable, deviceId: string): Promise<void> {
+  const { rowCount } = await db.query(
+    'UPDATE devices SET revoked_at = now(), token_hash = NULL, enrolment_code_hash = NULL WHERE id = $1',
+    [deviceId],
+  );
+  if (rowCount === 0) throw new NotFoundError('device', deviceId);
+}
+
+export async function findDevice(db: Queryable, deviceId: string): Promise<DeviceRecord | null> {
+  const { rows } = await db.query<DeviceRecord>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`, [
+    deviceId,
+  ]);
+  return rows[0] ?? null;
+}

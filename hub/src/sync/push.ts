@@ -1,0 +1,300 @@
+import { LIMITS, type OpResult, type RejectCode, TillOp } from '@tillsync/sync-protocol';
+import { z } from 'zod';
+import type { Queryable } from '../db/database.js';
+import type { StockWriter } from '../plugins/app/stock-writer.js';
+import type { LedgerOp } from '../services/ledger.js';
+
+/*
+ * Applying a till's push batch: one transaction, ops in seq order.
+ *
+ *   seq <= last acked   → resend: the remembered answer (duplicate, or the same rejection)
+ *   seq == last acked+1 → validate; apply, or reject permanently (recorded, dead-lettered, acked)
+ *   seq >  last acked+1 → seq_gap: not recorded, not acked; the till must send the missing seqs
+ *
+ * The device row is locked first, so two pushes of one device (even on two hub instances) never
+ * interleave. Accepted ops go through the ledger in one `apply` call.
+ */
+
+/** Just enough of an op to answer for it; the full shape is checked op by op. */
+const Envelope = z.object({
+  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  opId: z.unknown(),
+});
+
+export const PushEnvelope = z.object({
+  ops: z.array(z.unknown()).min(1).max(LIMITS.maxOpsPerBatch),
+});
+
+export interface PushingDevice {
+  deviceId: string;
+  locationId: string;
+}
+
+export interface PushOutcome {
+  lastAckedSeq: number;
+  results: OpResult[];
+}
+
+interface Rejection {
+  seq: number;
+  opId: string | null;
+  raw: unknown;
+  code: RejectCode;
+  reason: string;
+}
+
+export class MalformedBatchError extends Error {}
+
+export async function applyPush(
+  writer: StockWriter,
+  device: PushingDevice,
+  rawOps: unknown[],
+): Promise<PushOutcome> {
+  const envelopes = rawOps.map((raw, i) => {
+    const env = Envelope.safeParse(raw);
+    if (!env.success) throw new MalformedBatchError(`ops[${i}] has no valid seq`);
+    const opId = typeof env.data.opId === 'string' ? env.data.opId.slice(0, 100) : null;
+    return { seq: env.data.seq, opId, raw };
+  });
+
+  return writer.write(async (tx, apply) => {
+    const { rows } = await tx.query<{ last_acked_seq: number }>(
+      'SELECT last_acked_seq FROM devices WHERE id = $1 FOR UPDATE',
+      [device.deviceId],
+    );
+    let acked = rows[0]?.last_acked_seq ?? 0;
+    const remembered = await rememberedResults(
+      tx,
+      device.deviceId,
+      envelopes.filter((e) => e.seq <= acked).map((e) => e.seq),
+    );
+    const candidates = envelopes.flatMap((e) => {
+      const parsed = TillOp.safeParse(e.raw);
+      return parsed.success ? [parsed.data] : [];
+    });
+    const known = await knownReferences(tx, candidates);
+
+    const results: OpResult[] = [];
+    const accepted: LedgerOp[] = [];
+    const applied: Array<{ seq: number; opId: string }> = [];
+    const rejected: Rejection[] = [];
+    const batchOpIds = new Set<string>();
+
+    for (const env of envelopes) {
+      const opId = env.opId ?? '';
+      if (env.seq <= acked) {
+        const prior = remembered.get(env.seq);
+        if (prior && prior.opId !== env.opId) {
+          results.push(
+            reject(env.seq, opId, 'seq_conflict', `seq ${env.seq} was already used by op ${prior.opId}`),
+          );
+        } else if (prior?.status === 'rejected') {
+          results.push(reject(env.seq, opId, prior.code ?? 'malformed', prior.reason ?? ''));
+        } else {
+          results.push({ seq: env.seq, opId, status: 'duplicate' });
+        }
+        continue;
+      }
+      if (env.seq !== acked + 1) {
+        results.push(reject(env.seq, opId, 'seq_gap', `expected seq ${acked + 1} before seq ${env.seq}`));
+        continue;
+      }
+      acked = env.seq;
+      const refusal = validate(env.raw, device, known, batchOpIds);
+      if (refusal) {
+        rejected.push({ seq: env.seq, opId: env.opId, raw: env.raw, ...refusal });
+        results.push(reject(env.seq, opId, refusal.code, refusal.reason));
+        remembered.set(env.seq, { opId: env.opId, status: 'rejected', ...refusal });
+        continue;
+      }
+      const op = TillOp.parse(env.raw);
+      batchOpIds.add(op.opId);
+      accepted.push({
+        op,
+        actor: `device:${device.deviceId}`,
+        deviceId: device.deviceId,
+        reference: referenceOf(op),
+      });
+      applied.push({ seq: env.seq, opId: op.opId });
+      remembered.set(env.seq, { opId: op.opId, status: 'applied', code: null, reason: null });
+      results.push({ seq: env.seq, opId: op.opId, status: 'applied' });
+    }
+
+    if (accepted.length > 0) await apply(accepted);
+    await remember(tx, device, applied, rejected);
+    await tx.query('UPDATE devices SET last_acked_seq = $2, last_seen_at = now() WHERE id = $1', [
+      device.deviceId,
+      acked,
+    ]);
+    return { lastAckedSeq: acked, results };
+  });
+}
+
+function reject(seq: number, opId: string, code: RejectCode, reason: string): OpResult {
+  return { seq, opId, status: 'rejected', code, reason };
+}
+
+interface Known {
+  skus: Set<string>;
+  locations: Set<string>;
+  /** Op ids already recorded at the hub. */
+  usedOpIds: Set<string>;
+}
+
+/** Which SKUs, locations and op ids named by the batch the hub already knows: three queries. */
+async function knownReferences(tx: Queryable, ops: readonly TillOp[]): Promise<Known> {
+  const skus = [...new Set(ops.flatMap((op) => op.lines.map((l) => l.sku)))];
+  const locations = [
+    ...new Set(
+      ops.flatMap((op) => [
+        op.locationId,
+        ...(op.type === 'transfer_out'
+          ? [op.toLocationId]
+          : op.type === 'transfer_in'
+            ? [op.fromLocationId]
+            : []),
+      ]),
+    ),
+  ];
+  const [s, l, o] = await Promise.all([
+    tx.query<{ sku: string }>('SELECT sku FROM products WHERE sku = ANY($1::text[])', [skus]),
+    tx.query<{ id: string }>('SELECT id FROM locations WHERE id = ANY($1::text[])', [locations]),
+    tx.query<{ op_id: string }>('SELECT op_id FROM applied_ops WHERE op_id = ANY($1::text[])', [
+      ops.map((op) => op.opId),
+    ]),
+  ]);
+  return {
+    skus: new Set(s.rows.map((r) => r.sku)),
+    locations: new Set(l.rows.map((r) => r.id)),
+    usedOpIds: new Set(o.rows.map((r) => r.op_id)),
+  };
+}
+
+function validate(
+  raw: unknown,
+  device: PushingDevice,
+  known: Known,
+  batchOpIds: Set<string>,
+): { code: RejectCode; reason: string } | null {
+  const parsed = TillOp.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { code: 'malformed', reason: `${issue?.path.join('.') || 'op'}: ${issue?.message ?? 'invalid'}` };
+  }
+  const op = parsed.data;
+  if (op.locationId !== device.locationId) {
+    return {
+      code: 'wrong_location',
+      reason: `this till belongs to ${device.locationId} and may not change stock at ${op.locationId}`,
+    };
+  }
+  const unknownSku = op.lines.find((l) => !known.skus.has(l.sku));
+  if (unknownSku) return { code: 'unknown_sku', reason: `unknown SKU ${unknownSku.sku}` };
+  const other =
+    op.type === 'transfer_out' ? op.toLocationId : op.type === 'transfer_in' ? op.fromLocationId : null;
+  if (other !== null && !known.locations.has(other)) {
+    return { code: 'unknown_location', reason: `unknown location ${other}` };
+  }
+  if (known.usedOpIds.has(op.opId) || batchOpIds.has(op.opId)) {
+    return { code: 'op_id_reused', reason: `op id ${op.opId} was already used` };
+  }
+  return null;
+}
+
+function referenceOf(op: TillOp): string | null {
+  switch (op.type) {
+    case 'sale':
+    case 'return':
+      return op.receiptId;
+    case 'transfer_out':
+    case 'transfer_in':
+      return op.transferId;
+    case 'pickup':
+      return op.orderId;
+    case 'receive':
+      return op.reference ?? null;
+    default:
+      return null;
+  }
+}
+
+interface Remembered {
+  opId: string | null;
+  status: 'applied' | 'rejected';
+  code: RejectCode | null;
+  reason: string | null;
+}
+
+async function rememberedResults(
+  tx: Queryable,
+  deviceId: string,
+  seqs: readonly number[],
+): Promise<Map<number, Remembered>> {
+  const out = new Map<number, Remembered>();
+  if (seqs.length === 0) return out;
+  const { rows } = await tx.query<{
+    seq: number;
+    op_id: string | null;
+    status: 'applied' | 'rejected';
+    code: RejectCode | null;
+    reason: string | null;
+  }>(
+    'SELECT seq, op_id, status, code, reason FROM applied_ops WHERE device_id = $1 AND seq = ANY($2::bigint[])',
+    [deviceId, seqs],
+  );
+  for (const r of rows) out.set(r.seq, { opId: r.op_id, status: r.status, code: r.code, reason: r.reason });
+  return out;
+}
+
+async function remember(
+  tx: Queryable,
+  device: PushingDevice,
+  applied: ReadonlyArray<{ seq: number; opId: string }>,
+  rejected: readonly Rejection[],
+): Promise<void> {
+  const all = [
+    ...applied.map((a) => ({
+      seq: a.seq,
+      opId: a.opId as string | null,
+      status: 'applied',
+      code: null,
+      reason: null,
+    })),
+    ...rejected.map((r) => ({
+      seq: r.seq,
+      opId: r.opId,
+      status: 'rejected',
+      code: r.code,
+      reason: r.reason,
+    })),
+  ];
+  if (all.length === 0) return;
+  await tx.query(
+    `INSERT INTO applied_ops (device_id, seq, op_id, location_id, status, code, reason)
+     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+    [
+      device.deviceId,
+      all.map((a) => a.seq),
+      // A rejected op whose id is already taken keeps its id in the dead letter only.
+      all.map((a) => (a.status === 'rejected' && a.code === 'op_id_reused' ? null : a.opId)),
+      all.map(() => device.locationId),
+      all.map((a) => a.status),
+      all.map((a) => a.code),
+      all.map((a) => a.reason),
+    ],
+  );
+  if (rejected.length === 0) return;
+  await tx.query(
+    `INSERT INTO dead_letters (location_id, device_id, seq, op_id, op, code, reason)
+     SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::text[], $7::text[])`,
+    [
+      device.locationId,
+      device.deviceId,
+      rejected.map((r) => r.seq),
+      rejected.map((r) => r.opId),
+      rejected.map((r) => JSON.stringify(r.raw)),
+      rejected.map((r) => r.code),
+      rejected.map((r) => r.reason),
+    ],
+  );
+}

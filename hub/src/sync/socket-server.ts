@@ -1,0 +1,220 @@
+import {
+  ChecksumRequest,
+  type ClientToHubEvents,
+  HandshakeAuth,
+  Heartbeat,
+  type HubToClientEvents,
+  LIMITS,
+  PROTOCOL_VERSION,
+  type ProtocolError,
+  Pull,
+  type Reply,
+} from '@tillsync/sync-protocol';
+import type { FastifyInstance } from 'fastify';
+import { Server, type Socket } from 'socket.io';
+import type { LocationCommit } from '../plugins/app/stock-writer.js';
+import { authenticate } from '../services/tokens.js';
+import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
+import { applyPush, MalformedBatchError, PushEnvelope } from './push.js';
+import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
+
+/*
+ * The sync endpoint (Socket.IO at path /sync, on the hub's HTTP server).
+ *
+ *   handshake ─ auth {token, protocolVersion} ─▶ refused: connect_error {code, message}
+ *      │ ok
+ *   rooms loc:<location>, device:<id>; hello ─▶ till
+ *      │
+ *   push  ─▶ applyPush (one transaction) ─▶ ack        pull ─▶ rows since cursor
+ *   checksum ─▶ location checksum at a cursor           heartbeat ─▶ device_status
+ *   every committed stock change ─▶ 'stock' to the location's room
+ */
+
+export interface SocketData {
+  deviceId: string;
+  locationId: string;
+}
+export type SyncServer = Server<ClientToHubEvents, HubToClientEvents, Record<string, never>, SocketData>;
+type SyncSocket = Socket<ClientToHubEvents, HubToClientEvents, Record<string, never>, SocketData>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The sync endpoint's Socket.IO server. */
+    io: SyncServer;
+  }
+}
+
+/** Socket.IO's own cap on one message; the zod bounds below are the finer limits. */
+const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+function refusal(code: ProtocolError['code'], message: string): Error & { data: ProtocolError } {
+  return Object.assign(new Error(message), { data: { code, message } });
+}
+
+export function attachSyncServer(app: FastifyInstance): SyncServer {
+  const io: SyncServer = new Server(app.server, {
+    path: '/sync',
+    serveClient: false,
+    maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
+  });
+
+  io.use(async (socket, next) => {
+    const auth = HandshakeAuth.safeParse(socket.handshake.auth);
+    if (!auth.success) return next(refusal('malformed', 'handshake auth must be {token, protocolVersion}'));
+    if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
+      return next(
+        refusal(
+          'protocol_version',
+          `this hub speaks sync protocol ${PROTOCOL_VERSION}, the till speaks ${auth.data.protocolVersion}: update the till`,
+        ),
+      );
+    }
+    const principal = await authenticate(app.db, auth.data.token).catch(() => null);
+    if (principal?.kind !== 'device')
+      return next(refusal('unauthorized', 'unknown, revoked or non-device token'));
+    const live = await io.in(`device:${principal.id}`).fetchSockets();
+    if (live.length > 0) {
+      return next(
+        refusal(
+          'device_in_use',
+          `device ${principal.id} is already connected: one connection per till is allowed`,
+        ),
+      );
+    }
+    socket.data = { deviceId: principal.id, locationId: principal.locationId };
+    next();
+  });
+
+  io.on('connection', (socket) => {
+    void onConnection(app, socket, auth(socket)).catch((err: unknown) => {
+      app.log.error({ err, device: socket.data.deviceId }, 'sync session failed to start');
+      socket.disconnect(true);
+    });
+  });
+
+  const broadcast = (commits: LocationCommit[]) => {
+    for (const c of commits) {
+      const rows = [...c.rows].sort((a, b) => a.changeSeq - b.changeSeq);
+      let from = c.fromCursor;
+      for (let i = 0; i < rows.length; i += LIMITS.maxRowsPerPage) {
+        const chunk = rows.slice(i, i + LIMITS.maxRowsPerPage);
+        const last = i + LIMITS.maxRowsPerPage >= rows.length;
+        const cursor = last ? c.cursor : chunk[chunk.length - 1]!.changeSeq;
+        io.to(`loc:${c.locationId}`).emit('stock', {
+          fromCursor: String(from),
+          cursor: String(cursor),
+          rows: chunk.map(({ changeSeq: _, ...row }) => row),
+        });
+        from = cursor;
+      }
+    }
+  };
+  app.stock.commits.on('commit', broadcast);
+  app.addHook('onClose', async () => {
+    app.stock.commits.off('commit', broadcast);
+    await io.close();
+  });
+  return io;
+}
+
+function auth(socket: SyncSocket) {
+  return HandshakeAuth.parse(socket.handshake.auth);
+}
+
+async function onConnection(
+  app: FastifyInstance,
+  socket: SyncSocket,
+  handshake: HandshakeAuth,
+): Promise<void> {
+  const { deviceId, locationId } = socket.data;
+  // A racing second connection of the same device: the newer one goes.
+  await socket.join([`device:${deviceId}`, `loc:${locationId}`]);
+
+  // Pushes of one connection apply one after another, in arrival order.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>) => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  socket.on('push', (payload, reply) => {
+    if (typeof reply !== 'function') return;
+    const batch = PushEnvelope.safeParse(payload);
+    if (!batch.success) {
+      const tooMany = Array.isArray((payload as { ops?: unknown } | null)?.ops);
+      return reply(
+        fail(
+          tooMany ? 'batch_too_large' : 'malformed',
+          tooMany ? `a batch holds 1 to ${LIMITS.maxOpsPerBatch} ops` : 'push must be {ops: [...]}',
+        ),
+      );
+    }
+    void serial(() => applyPush(app.stock, socket.data, batch.data.ops)).then(
+      (outcome) => reply({ ok: true, value: outcome }),
+      (err: unknown) => reply(failure(app, err, deviceId)),
+    );
+  });
+
+  socket.on('pull', (payload, reply) => {
+    if (typeof reply !== 'function') return;
+    const req = Pull.safeParse(payload);
+    if (!req.success) return reply(fail('malformed', 'pull must be {since: "<cursor>", limit?}'));
+    void pullSince(app.db, locationId, Number(req.data.since), req.data.limit).then(
+      (page) => reply({ ok: true, value: page }),
+      (err: unknown) => reply(failure(app, err, deviceId)),
+    );
+  });
+
+  socket.on('checksum', (payload, reply) => {
+    if (typeof reply !== 'function') return;
+    if (!ChecksumRequest.safeParse(payload ?? {}).success)
+      return reply(fail('malformed', 'checksum takes {}'));
+    void locationChecksum(app.db, locationId).then(
+      (value) => reply({ ok: true, value }),
+      (err: unknown) => reply(failure(app, err, deviceId)),
+    );
+  });
+
+  socket.on('heartbeat', (payload) => {
+    const hb = Heartbeat.safeParse(payload);
+    if (!hb.success) {
+      socket.emit('error', { code: 'malformed', message: 'heartbeat did not match the schema' });
+      return;
+    }
+    void recordHeartbeat(app.db, deviceId, hb.data).catch((err: unknown) =>
+      app.log.warn({ err, device: deviceId }, 'heartbeat not recorded'),
+    );
+  });
+
+  socket.on('disconnect', () => {
+    void recordDisconnected(app.db, deviceId).catch(() => undefined);
+  });
+
+  const [device, cursor] = await Promise.all([
+    app.db.query<{ last_acked_seq: number }>('SELECT last_acked_seq FROM devices WHERE id = $1', [deviceId]),
+    locationCursor(app.db, locationId),
+    recordConnected(app.db, deviceId, handshake),
+  ]);
+  socket.emit('hello', {
+    protocolVersion: PROTOCOL_VERSION,
+    serverTime: Date.now(),
+    serverHlc: app.stock.clock.tick(),
+    deviceId,
+    locationId,
+    lastAckedSeq: device.rows[0]?.last_acked_seq ?? 0,
+    stockCursor: String(cursor),
+  });
+}
+
+function fail(code: ProtocolError['code'], message: string): Reply<never> {
+  return { ok: false, error: { code, message } };
+}
+
+function failure(app: FastifyInstance, err: unknown, deviceId: string): Reply<never> {
+  if (err instanceof MalformedBatchError) return fail('malformed', err.message);
+  app.log.error({ err, device: deviceId }, 'sync request failed');
+  return fail('internal', 'the hub could not process this request; retry later');
+}
