@@ -1,7 +1,14 @@
-import { LIMITS, type OpResult, type RejectCode, TillOp } from '@tillsync/sync-protocol';
+import {
+  type Ack,
+  LIMITS,
+  type OpResult,
+  type RejectCode,
+  type StockPush,
+  TillOp,
+} from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import type { Queryable } from '../db/database.js';
-import type { StockWriter } from '../plugins/app/stock-writer.js';
+import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
 import type { LedgerOp } from '../services/ledger.js';
 
 /*
@@ -30,11 +37,6 @@ export interface PushingDevice {
   locationId: string;
 }
 
-export interface PushOutcome {
-  lastAckedSeq: number;
-  results: OpResult[];
-}
-
 interface Rejection {
   seq: number;
   opId: string | null;
@@ -45,11 +47,13 @@ interface Rejection {
 
 export class MalformedBatchError extends Error {}
 
+/** Apply a batch; `origin` is the pushing connection (it gets its rows in the ack, not the broadcast). */
 export async function applyPush(
   writer: StockWriter,
   device: PushingDevice,
   rawOps: unknown[],
-): Promise<PushOutcome> {
+  origin?: string,
+): Promise<Ack> {
   const envelopes = rawOps.map((raw, i) => {
     const env = Envelope.safeParse(raw);
     if (!env.success) throw new MalformedBatchError(`ops[${i}] has no valid seq`);
@@ -57,7 +61,7 @@ export async function applyPush(
     return { seq: env.data.seq, opId, raw };
   });
 
-  return writer.write(async (tx, apply) => {
+  const { result, commits } = await writer.writeAndAnnounce(async (tx, apply) => {
     const { rows } = await tx.query<{ last_acked_seq: number }>(
       'SELECT last_acked_seq FROM devices WHERE id = $1 FOR UPDATE',
       [device.deviceId],
@@ -127,7 +131,28 @@ export async function applyPush(
       acked,
     ]);
     return { lastAckedSeq: acked, results };
-  });
+  }, origin);
+  const own = commits.filter((c) => c.locationId === device.locationId);
+  return { ...result, stock: own.flatMap(stockPushes) };
+}
+
+/** A location commit as stock messages of at most LIMITS.maxRowsPerPage rows, cursors chained. */
+export function stockPushes(commit: LocationCommit): StockPush[] {
+  const rows = [...commit.rows].sort((a, b) => a.changeSeq - b.changeSeq);
+  const pushes: StockPush[] = [];
+  let from = commit.fromCursor;
+  for (let i = 0; i < rows.length; i += LIMITS.maxRowsPerPage) {
+    const chunk = rows.slice(i, i + LIMITS.maxRowsPerPage);
+    const cursor =
+      i + LIMITS.maxRowsPerPage >= rows.length ? commit.cursor : chunk[chunk.length - 1]!.changeSeq;
+    pushes.push({
+      fromCursor: String(from),
+      cursor: String(cursor),
+      rows: chunk.map(({ changeSeq: _, ...row }) => row),
+    });
+    from = cursor;
+  }
+  return pushes;
 }
 
 function reject(seq: number, opId: string, code: RejectCode, reason: string): OpResult {

@@ -15,7 +15,7 @@ import { Server, type Socket } from 'socket.io';
 import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import { authenticate } from '../services/tokens.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
-import { applyPush, MalformedBatchError, PushEnvelope } from './push.js';
+import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
 import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
 /*
@@ -94,21 +94,10 @@ export function attachSyncServer(app: FastifyInstance): SyncServer {
     });
   });
 
-  const broadcast = (commits: LocationCommit[]) => {
+  const broadcast = (commits: LocationCommit[], origin: string | undefined) => {
     for (const c of commits) {
-      const rows = [...c.rows].sort((a, b) => a.changeSeq - b.changeSeq);
-      let from = c.fromCursor;
-      for (let i = 0; i < rows.length; i += LIMITS.maxRowsPerPage) {
-        const chunk = rows.slice(i, i + LIMITS.maxRowsPerPage);
-        const last = i + LIMITS.maxRowsPerPage >= rows.length;
-        const cursor = last ? c.cursor : chunk[chunk.length - 1]!.changeSeq;
-        io.to(`loc:${c.locationId}`).emit('stock', {
-          fromCursor: String(from),
-          cursor: String(cursor),
-          rows: chunk.map(({ changeSeq: _, ...row }) => row),
-        });
-        from = cursor;
-      }
+      const room = origin ? io.to(`loc:${c.locationId}`).except(origin) : io.to(`loc:${c.locationId}`);
+      for (const push of stockPushes(c)) room.emit('stock', push);
     }
   };
   app.stock.commits.on('commit', broadcast);
@@ -152,7 +141,7 @@ async function onConnection(
         ),
       );
     }
-    void serial(() => applyPush(app.stock, socket.data, batch.data.ops)).then(
+    void serial(() => applyPush(app.stock, socket.data, batch.data.ops, socket.id)).then(
       (outcome) => reply({ ok: true, value: outcome }),
       (err: unknown) => reply(failure(app, err, deviceId)),
     );

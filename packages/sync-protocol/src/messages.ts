@@ -78,13 +78,6 @@ export const OpResult = z.discriminatedUnion('status', [
 ]);
 export type OpResult = z.infer<typeof OpResult>;
 
-export const Ack = z.strictObject({
-  /** Everything up to here is durable at the hub: the till may delete it from its outbox. */
-  lastAckedSeq: z.number().int().nonnegative(),
-  results: z.array(OpResult).max(LIMITS.maxOpsPerBatch),
-});
-export type Ack = z.infer<typeof Ack>;
-
 /**
  * Rows changed by one commit at the hub. The commit took the location's cursors
  * (fromCursor, cursor]; a till whose cursor equals fromCursor may advance to cursor, any other
@@ -96,6 +89,18 @@ export const StockPush = z.strictObject({
   rows: z.array(StockRow).max(LIMITS.maxRowsPerPage),
 });
 export type StockPush = z.infer<typeof StockPush>;
+
+export const Ack = z.strictObject({
+  /** Everything up to here is durable at the hub: the till may delete it from its outbox. */
+  lastAckedSeq: z.number().int().nonnegative(),
+  results: z.array(OpResult).max(LIMITS.maxOpsPerBatch),
+  /**
+   * The rows this batch changed at the till's location. The hub's broadcast skips the pushing
+   * connection, so the till applies its own ops' effects and drops them from its outbox at once.
+   */
+  stock: z.array(StockPush),
+});
+export type Ack = z.infer<typeof Ack>;
 
 export const Pull = z.strictObject({
   since: Cursor,

@@ -7,6 +7,8 @@ import { type AppliedBatch, applyOps, type LedgerOp } from '../../services/ledge
 
 export type ChangedRow = StockRow & { changeSeq: number };
 
+type WriteFn<T> = (tx: Queryable, apply: (ops: LedgerOp[]) => Promise<AppliedBatch>) => Promise<T>;
+
 /** One commit's changes at one location: its rows took cursors (fromCursor, cursor]. */
 export interface LocationCommit {
   locationId: string;
@@ -21,13 +23,27 @@ export interface LocationCommit {
  * `commits` (the sync layer pushes them to tills). Nothing is announced for a rolled-back write.
  */
 export class StockWriter {
-  readonly commits = new EventEmitter<{ commit: [LocationCommit[]] }>();
+  /** (commits, origin): origin is the sync connection that caused them, if any. */
+  readonly commits = new EventEmitter<{ commit: [LocationCommit[], string | undefined] }>();
   /** This hub instance's clock, stamping every op the hub itself originates. */
-  readonly clock = new HybridClock(`hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`);
+  readonly clock = new HybridClock(
+    `hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+  );
 
   constructor(private readonly db: Database) {}
 
-  async write<T>(fn: (tx: Queryable, apply: (ops: LedgerOp[]) => Promise<AppliedBatch>) => Promise<T>): Promise<T> {
+  async write<T>(fn: WriteFn<T>): Promise<T> {
+    return (await this.writeAndAnnounce(fn)).result;
+  }
+
+  /**
+   * Like `write`, and also return what was announced. `origin` (a sync connection id) is passed
+   * along so the broadcast can skip the connection that made the change: it gets the rows in its ack.
+   */
+  async writeAndAnnounce<T>(
+    fn: WriteFn<T>,
+    origin?: string,
+  ): Promise<{ result: T; commits: LocationCommit[] }> {
     const byLocation = new Map<string, LocationCommit>();
     const result = await this.db.transaction((tx) =>
       fn(tx, async (ops) => {
@@ -49,8 +65,9 @@ export class StockWriter {
         return batch;
       }),
     );
-    if (byLocation.size > 0) this.commits.emit('commit', [...byLocation.values()]);
-    return result;
+    const commits = [...byLocation.values()];
+    if (commits.length > 0) this.commits.emit('commit', commits, origin);
+    return { result, commits };
   }
 }
 
