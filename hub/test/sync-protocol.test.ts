@@ -153,6 +153,7 @@ describe(`sync protocol on ${testDbKind()} (real sockets)`, () => {
           reason: 'expected seq 1 before seq 3',
         },
       ],
+      stock: [],
     });
     expect(await onHand('store-a', 'LIP-1')).toBe(10);
     const filled = await push(t.socket, [s1!, s2!, s3!]);
