@@ -1,0 +1,73 @@
+/*
+ * The till's own SQLite schema, migrated with PRAGMA user_version. Stock is kept twice:
+ * `stock_base` is the hub's authoritative row (with its version), `stock` is what the cashier sees:
+ * base plus this till's ops the hub has not acknowledged yet, recomputed with the shared reducer.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+  CREATE TABLE products (
+    sku TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    barcode TEXT UNIQUE,
+    category TEXT,
+    price_minor INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    active INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE stock_base (
+    sku TEXT PRIMARY KEY,
+    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, incoming INTEGER NOT NULL,
+    damaged INTEGER NOT NULL, reorder_point INTEGER NOT NULL, version INTEGER NOT NULL, count_hlc TEXT
+  ) STRICT;
+
+  CREATE TABLE stock (
+    sku TEXT PRIMARY KEY,
+    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, incoming INTEGER NOT NULL,
+    damaged INTEGER NOT NULL, reorder_point INTEGER NOT NULL, version INTEGER NOT NULL, count_hlc TEXT
+  ) STRICT;
+
+  -- Ops not yet acknowledged by the hub, in seq order. Deleted only once acknowledged.
+  CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY,
+    op_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    op TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- Ops the hub refused for good, with its reason: shown to the cashier, never resent.
+  CREATE TABLE rejected_ops (
+    seq INTEGER PRIMARY KEY,
+    op_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    op TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- Receipts: sales and returns as the customer got them.
+  CREATE TABLE receipts (
+    receipt_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('sale', 'return')),
+    seq INTEGER NOT NULL,
+    original_receipt_id TEXT,
+    total_minor INTEGER NOT NULL,
+    payments TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE receipt_lines (
+    receipt_id TEXT NOT NULL REFERENCES receipts (receipt_id),
+    line_no INTEGER NOT NULL,
+    sku TEXT NOT NULL,
+    name TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    unit_price_minor INTEGER NOT NULL,
+    condition TEXT,
+    PRIMARY KEY (receipt_id, line_no)
+  ) STRICT;
+  `,
+];

@@ -1,0 +1,513 @@
+import { EventEmitter } from 'node:events';
+import {
+  type Ack,
+  type AdjustReason,
+  available,
+  emptyRow,
+  type Hello,
+  HybridClock,
+  newOpId,
+  type StockPush,
+  type StockRow,
+  TillOp,
+  type TillOpInput,
+} from '@tillsync/sync-protocol';
+import { z } from 'zod';
+import { type OpenOptions, openTillDb, type TillDb } from './db.js';
+import { InvalidInputError, NotEnrolledError, ReservedStockError, UnknownProductError } from './errors.js';
+import { applyLocally, rebase, skusTouched } from './stock-view.js';
+import {
+  type Meta,
+  type OutboxEntry,
+  type Product,
+  type Receipt,
+  type RejectedOp,
+  TillStore,
+} from './store.js';
+
+export interface TillOptions extends OpenOptions {
+  dataDir: string;
+  /** Wall clock (tests pass a fake one). */
+  now?: () => number;
+}
+
+export interface Enrolment {
+  deviceId: string;
+  locationId: string;
+  name: string;
+  token: string;
+  hubUrl: string;
+}
+
+export interface TillStatus {
+  deviceId: string | null;
+  locationId: string | null;
+  outboxDepth: number;
+  oldestUnsyncedAgeMs: number | null;
+  lastSyncAt: number | null;
+  lastAckedSeq: number;
+  nextSeq: number;
+  cursor: number;
+  rejected: RejectedOp[];
+}
+
+const LineRef = z.object({ ref: z.string().min(1).max(64), qty: z.number().int().positive().max(1_000_000) });
+const Payments = z.array(
+  z.object({ method: z.enum(['cash', 'card', 'voucher']), amountMinor: z.number().int().min(0) }),
+);
+
+/**
+ * A till: its SQLite ledger, durable outbox and the cashier's stock view. Every action writes the
+ * op, its receipt (for sales and returns), its outbox entry and the new stock view in ONE SQLite
+ * transaction before returning, so an action reported done survives a crash (invariant 4).
+ *
+ * Emits 'change' after every local or synced change (the UI refreshes on it) and 'op' when a new op
+ * waits in the outbox (the sync agent pushes on it).
+ */
+export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
+  readonly db: TillDb;
+  readonly store: TillStore;
+  readonly now: () => number;
+  private clock: HybridClock;
+  /** Parsed outbox, seq order: the ops the view applies on top of the hub's rows. */
+  private pending: OutboxEntry[];
+
+  private constructor(db: TillDb, now: () => number) {
+    super();
+    this.db = db;
+    this.now = now;
+    this.store = new TillStore(db, () => this.store.meta('locationId') ?? '');
+    this.clock = this.makeClock();
+    this.pending = this.store.outboxAfter(0, Number.MAX_SAFE_INTEGER);
+  }
+
+  static open(options: TillOptions): Till {
+    return new Till(openTillDb(options.dataDir, options), options.now ?? Date.now);
+  }
+
+  close(): void {
+    this.removeAllListeners();
+    this.db.close();
+  }
+
+  // ── identity ─────────────────────────────────────────────────────────────────────────────
+
+  get enrolment(): Enrolment | null {
+    const m = (k: keyof Meta) => this.store.meta(k);
+    const [deviceId, locationId, name, token, hubUrl] = [
+      m('deviceId'),
+      m('locationId'),
+      m('name'),
+      m('token'),
+      m('hubUrl'),
+    ];
+    if (!deviceId || !locationId || !token || !hubUrl) return null;
+    return {
+      deviceId: String(deviceId),
+      locationId: String(locationId),
+      name: String(name ?? ''),
+      token: String(token),
+      hubUrl: String(hubUrl),
+    };
+  }
+
+  saveEnrolment(e: Enrolment): void {
+    this.db.transaction(() => {
+      for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>) this.store.setMeta(k, v);
+      if (this.store.meta('nextSeq') === undefined) this.store.setMeta('nextSeq', 1);
+      if (this.store.meta('lastAckedSeq') === undefined) this.store.setMeta('lastAckedSeq', 0);
+      if (this.store.meta('cursor') === undefined) this.store.setMeta('cursor', 0);
+    })();
+    this.clock = this.makeClock();
+  }
+
+  private requireEnrolment(): Enrolment {
+    const e = this.enrolment;
+    if (!e) throw new NotEnrolledError();
+    return e;
+  }
+
+  private makeClock(): HybridClock {
+    const clock = new HybridClock(this.store.meta('deviceId') ?? 'unenrolled', {
+      // Stamp ops with hub-corrected time: a till whose clock is hours off still orders its ops
+      // correctly against counts made elsewhere.
+      now: () => this.now() - (this.store.meta('clockOffsetMs') ?? 0),
+    });
+    const last = this.store.meta('lastHlc');
+    if (last) clock.restore(last);
+    return clock;
+  }
+
+  // ── cashier actions ──────────────────────────────────────────────────────────────────────
+
+  /** Ring a sale: lines by SKU or barcode, priced from the catalogue. */
+  sell(input: {
+    lines: Array<{ ref: string; qty: number }>;
+    payments?: Array<{ method: 'cash' | 'card' | 'voucher'; amountMinor: number }>;
+    /** The cashier confirmed selling units reserved for online orders. */
+    reservedOverride?: string;
+  }): Receipt {
+    const lines = this.resolveLines(input.lines);
+    const payments = Payments.parse(input.payments ?? []);
+    if (!input.reservedOverride) this.assertNotReserved(lines);
+    const receiptId = this.newReceiptId();
+    const totalMinor = lines.reduce((sum, l) => sum + l.qty * l.product.priceMinor, 0);
+    let receipt: Receipt | undefined;
+    this.record(
+      {
+        type: 'sale',
+        receiptId,
+        lines: lines.map((l) => ({ sku: l.product.sku, qty: l.qty, unitPriceMinor: l.product.priceMinor })),
+        payments: payments.length > 0 ? payments : [{ method: 'cash', amountMinor: totalMinor }],
+        ...(input.reservedOverride ? { reservedOverride: { reason: input.reservedOverride } } : {}),
+      },
+      (op) => {
+        receipt = {
+          receiptId,
+          kind: 'sale',
+          seq: op.seq,
+          originalReceiptId: null,
+          totalMinor,
+          payments: op.type === 'sale' ? op.payments : [],
+          createdAt: this.now(),
+          lines: lines.map((l) => ({
+            sku: l.product.sku,
+            name: l.product.name,
+            qty: l.qty,
+            unitPriceMinor: l.product.priceMinor,
+          })),
+        };
+        this.store.addReceipt(receipt);
+      },
+    );
+    return receipt!;
+  }
+
+  /** Take items back, against an earlier receipt of this till (refunded at its prices) or without one. */
+  returnItems(input: {
+    originalReceiptId?: string;
+    lines: Array<{ ref: string; qty: number; condition?: 'sellable' | 'damaged' }>;
+    refundMethod?: 'cash' | 'card' | 'voucher';
+  }): Receipt {
+    const lines = this.resolveLines(input.lines).map((l, i) => ({
+      ...l,
+      condition: input.lines[i]?.condition ?? 'sellable',
+    }));
+    const original = input.originalReceiptId ? this.store.receipt(input.originalReceiptId) : undefined;
+    if (input.originalReceiptId) {
+      if (!original || original.kind !== 'sale') {
+        throw new InvalidInputError(`no sale receipt ${input.originalReceiptId} on this till`);
+      }
+      const returned = this.store.returnedAgainst(original.receiptId);
+      for (const l of lines) {
+        const sold = original.lines.filter((o) => o.sku === l.product.sku).reduce((s, o) => s + o.qty, 0);
+        const left = sold - (returned.get(l.product.sku) ?? 0);
+        if (l.qty > left) {
+          throw new InvalidInputError(
+            `receipt ${original.receiptId} has ${left} × ${l.product.sku} left to return`,
+            {
+              sku: l.product.sku,
+              left,
+            },
+          );
+        }
+      }
+    }
+    const price = (sku: string, fallback: number) =>
+      original?.lines.find((o) => o.sku === sku)?.unitPriceMinor ?? fallback;
+    const receiptId = this.newReceiptId();
+    const totalMinor = lines.reduce((s, l) => s + l.qty * price(l.product.sku, l.product.priceMinor), 0);
+    let receipt: Receipt | undefined;
+    this.record(
+      {
+        type: 'return',
+        receiptId,
+        ...(original ? { originalReceiptId: original.receiptId } : {}),
+        lines: lines.map((l) => ({
+          sku: l.product.sku,
+          qty: l.qty,
+          unitPriceMinor: price(l.product.sku, l.product.priceMinor),
+          condition: l.condition,
+        })),
+      },
+      (op) => {
+        receipt = {
+          receiptId,
+          kind: 'return',
+          seq: op.seq,
+          originalReceiptId: original?.receiptId ?? null,
+          totalMinor,
+          payments: [
+            {
+              method: input.refundMethod ?? original?.payments[0]?.method ?? 'cash',
+              amountMinor: totalMinor,
+            },
+          ],
+          createdAt: this.now(),
+          lines: lines.map((l) => ({
+            sku: l.product.sku,
+            name: l.product.name,
+            qty: l.qty,
+            unitPriceMinor: price(l.product.sku, l.product.priceMinor),
+            condition: l.condition,
+          })),
+        };
+        this.store.addReceipt(receipt);
+      },
+    );
+    return receipt!;
+  }
+
+  /** A cycle count: on_hand becomes what was counted, as of now. */
+  count(lines: Array<{ ref: string; counted: number }>): TillOp {
+    const resolved = lines.map((l) => ({ sku: this.productOrThrow(l.ref).sku, counted: l.counted }));
+    return this.record({ type: 'count', lines: resolved });
+  }
+
+  receive(lines: Array<{ ref: string; qty: number }>, reference?: string): TillOp {
+    return this.record({ type: 'receive', lines: this.skuLines(lines), ...(reference ? { reference } : {}) });
+  }
+
+  adjust(reason: AdjustReason, lines: Array<{ ref: string; qty: number }>, note?: string): TillOp {
+    return this.record({ type: 'adjust', reason, lines: this.skuLines(lines), ...(note ? { note } : {}) });
+  }
+
+  transferOut(
+    toLocationId: string,
+    lines: Array<{ ref: string; qty: number }>,
+    transferId = `tr_${newOpId()}`,
+  ): TillOp {
+    return this.record({ type: 'transfer_out', transferId, toLocationId, lines: this.skuLines(lines) });
+  }
+
+  transferIn(transferId: string, fromLocationId: string, lines: Array<{ ref: string; qty: number }>): TillOp {
+    return this.record({ type: 'transfer_in', transferId, fromLocationId, lines: this.skuLines(lines) });
+  }
+
+  /** Hand an online order's reserved units to the customer collecting it. */
+  pickup(orderId: string, lines: Array<{ ref: string; qty: number }>): TillOp {
+    return this.record({ type: 'pickup', orderId, lines: this.skuLines(lines) });
+  }
+
+  // ── reads ────────────────────────────────────────────────────────────────────────────────
+
+  product(ref: string): Product | undefined {
+    return this.store.product(ref);
+  }
+
+  /** The cashier's view of a SKU's stock here (a zero row for a catalogue SKU never stocked). */
+  stock(ref: string): StockRow | undefined {
+    const p = this.store.product(ref);
+    const sku = p?.sku ?? ref;
+    return this.store.stock(sku) ?? (p ? emptyRow(this.requireEnrolment().locationId, sku) : undefined);
+  }
+
+  receipt(receiptId: string): Receipt | undefined {
+    return this.store.receipt(receiptId);
+  }
+
+  status(): TillStatus {
+    const { depth, oldestCreatedAt } = this.store.outboxStats();
+    return {
+      deviceId: this.store.meta('deviceId') ?? null,
+      locationId: this.store.meta('locationId') ?? null,
+      outboxDepth: depth,
+      oldestUnsyncedAgeMs: oldestCreatedAt === null ? null : Math.max(0, this.now() - oldestCreatedAt),
+      lastSyncAt: this.store.meta('lastSyncAt') ?? null,
+      lastAckedSeq: this.store.meta('lastAckedSeq') ?? 0,
+      nextSeq: this.store.meta('nextSeq') ?? 1,
+      cursor: this.store.meta('cursor') ?? 0,
+      rejected: this.store.rejected(),
+    };
+  }
+
+  // ── what the sync agent calls ────────────────────────────────────────────────────────────
+
+  /** Outbox entries to (re)send: oldest first, at most `limit`. */
+  pendingBatch(limit: number): OutboxEntry[] {
+    return this.pending.slice(0, limit);
+  }
+
+  /**
+   * A hello (and the pages pulled right after it) in one transaction: rows newer than ours replace
+   * our base; ops the hub already has stop counting in the view (they are in its rows now) but stay
+   * in the outbox until a push confirms them as duplicates; never reuse a seq the hub has seen.
+   */
+  applyHello(hello: Hello, pulled: StockPush[], clockOffsetMs: number): void {
+    this.db.transaction(() => {
+      this.store.setMeta('clockOffsetMs', clockOffsetMs);
+      const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hello.lastAckedSeq);
+      this.store.setMeta('lastAckedSeq', acked);
+      this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, hello.lastAckedSeq + 1));
+      const changed = new Set<string>(this.pending.flatMap((e) => skusTouched(e.op, hello.locationId)));
+      for (const page of pulled) for (const sku of this.applyRows(page)) changed.add(sku);
+      this.refreshView(changed);
+      this.store.setMeta('lastSyncAt', this.now());
+    })();
+    this.clock.receive(hello.serverHlc);
+    this.emit('change');
+  }
+
+  /** An ack: drop acknowledged ops, keep permanent rejections for the cashier, take the batch's rows. */
+  applyAck(ack: Ack): void {
+    this.db.transaction(() => {
+      const changed = new Set<string>();
+      const locationId = this.requireEnrolment().locationId;
+      for (const r of ack.results) {
+        if (r.status !== 'rejected' || r.code === 'seq_gap') continue;
+        const entry = this.pending.find((e) => e.seq === r.seq);
+        if (!entry) continue;
+        this.store.addRejected(entry, r.code, r.reason, this.now());
+        // A seq conflict is never acknowledged by the hub: drop it here, it is on the rejected list.
+        if (r.code === 'seq_conflict') this.store.deleteOutbox(entry.seq);
+      }
+      const conflicted = new Set(
+        ack.results.filter((r) => r.status === 'rejected' && r.code === 'seq_conflict').map((r) => r.seq),
+      );
+      for (const e of this.pending) {
+        if (e.seq <= ack.lastAckedSeq || conflicted.has(e.seq))
+          for (const s of skusTouched(e.op, locationId)) changed.add(s);
+      }
+      this.store.deleteOutboxUpTo(ack.lastAckedSeq);
+      this.pending = this.pending.filter((e) => e.seq > ack.lastAckedSeq && !conflicted.has(e.seq));
+      this.store.setMeta('lastAckedSeq', Math.max(this.store.meta('lastAckedSeq') ?? 0, ack.lastAckedSeq));
+      for (const push of ack.stock) for (const sku of this.applyRows(push)) changed.add(sku);
+      this.refreshView(changed);
+      this.store.setMeta('lastSyncAt', this.now());
+    })();
+    this.emit('change');
+  }
+
+  /** Rows pushed by the hub. Returns true when they reveal a gap (the agent then pulls). */
+  applyStockPush(push: StockPush): boolean {
+    let gap = false;
+    this.db.transaction(() => {
+      gap = Number(push.fromCursor) > (this.store.meta('cursor') ?? 0);
+      this.refreshView(this.applyRows(push));
+    })();
+    this.emit('change');
+    return gap;
+  }
+
+  /** Replace every row with the hub's snapshot (drift repair), then re-apply unacknowledged ops. */
+  replaceStock(snapshot: StockPush[]): void {
+    this.db.transaction(() => {
+      this.store.clearStock();
+      this.store.setMeta('cursor', 0);
+      const skus = new Set<string>();
+      for (const page of snapshot) for (const sku of this.applyRows(page)) skus.add(sku);
+      for (const e of this.pending)
+        for (const s of skusTouched(e.op, this.requireEnrolment().locationId)) skus.add(s);
+      this.refreshView(skus);
+    })();
+    this.emit('change');
+  }
+
+  saveCatalog(products: Product[], fetchedAt: number): void {
+    this.db.transaction(() => {
+      this.store.upsertProducts(products);
+      this.store.setMeta('catalogFetchedAt', fetchedAt);
+    })();
+    this.emit('change');
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Take rows newer than ours into the base and move the cursor when the page continues from it.
+   * Returns the SKUs whose base changed.
+   */
+  private applyRows(push: StockPush): string[] {
+    const changed: string[] = [];
+    const locationId = this.requireEnrolment().locationId;
+    for (const row of push.rows) {
+      if (row.locationId !== locationId) continue;
+      const base = this.store.base(row.sku);
+      if (base && base.version >= row.version) continue;
+      this.store.putBase(row);
+      changed.push(row.sku);
+    }
+    const cursor = this.store.meta('cursor') ?? 0;
+    if (Number(push.fromCursor) <= cursor && Number(push.cursor) > cursor)
+      this.store.setMeta('cursor', Number(push.cursor));
+    return changed;
+  }
+
+  /** Recompute the view of these SKUs: base plus ops the hub has not yet acknowledged. */
+  private refreshView(skus: Iterable<string>): void {
+    const locationId = this.requireEnrolment().locationId;
+    const acked = this.store.meta('lastAckedSeq') ?? 0;
+    const ops = this.pending.filter((e) => e.seq > acked).map((e) => e.op);
+    for (const row of rebase(skus, locationId, (sku) => this.store.base(sku), ops)) this.store.putView(row);
+  }
+
+  /** Record an op: validate it, stamp it, write it, its side records and the new view atomically. */
+  private record(
+    body: DistributiveOmit<TillOpInput, 'opId' | 'seq' | 'hlc' | 'locationId'>,
+    extra?: (op: TillOp) => void,
+  ): TillOp {
+    const { locationId } = this.requireEnrolment();
+    let op: TillOp | undefined;
+    this.db.transaction(() => {
+      const seq = this.store.meta('nextSeq') ?? 1;
+      const parsed = TillOp.safeParse({ ...body, opId: newOpId(), seq, hlc: this.clock.tick(), locationId });
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new InvalidInputError(
+          `${issue?.path.join('.') ?? 'op'}: ${issue?.message ?? 'invalid'}`,
+          parsed.error.issues,
+        );
+      }
+      op = parsed.data;
+      this.store.appendOutbox(seq, op, this.now());
+      for (const row of applyLocally(op, locationId, (sku) => this.store.stock(sku))) this.store.putView(row);
+      extra?.(op);
+      this.store.setMeta('nextSeq', seq + 1);
+      this.store.setMeta('lastHlc', op.hlc);
+    })();
+    this.pending.push({ seq: op!.seq, opId: op!.opId, op: op!, createdAt: this.now() });
+    this.emit('op', op!);
+    this.emit('change');
+    return op!;
+  }
+
+  private productOrThrow(ref: string): Product {
+    const p = this.store.product(ref);
+    if (!p) throw new UnknownProductError(ref);
+    return p;
+  }
+
+  private resolveLines(lines: Array<{ ref: string; qty: number }>): Array<{ product: Product; qty: number }> {
+    if (lines.length === 0) throw new InvalidInputError('add at least one item');
+    return lines.map((l) => {
+      const parsed = LineRef.safeParse(l);
+      if (!parsed.success)
+        throw new InvalidInputError(`quantity must be a whole number of at least 1 (${l.ref})`);
+      return { product: this.productOrThrow(l.ref), qty: parsed.data.qty };
+    });
+  }
+
+  private skuLines(lines: Array<{ ref: string; qty: number }>): Array<{ sku: string; qty: number }> {
+    return this.resolveLines(lines).map((l) => ({ sku: l.product.sku, qty: l.qty }));
+  }
+
+  /** A sale may take what is free, and even oversell free stock, but not units held for online orders. */
+  private assertNotReserved(lines: Array<{ product: Product; qty: number }>): void {
+    const wanted = new Map<string, number>();
+    for (const l of lines) wanted.set(l.product.sku, (wanted.get(l.product.sku) ?? 0) + l.qty);
+    const blocked = [...wanted].flatMap(([sku, qty]) => {
+      const row = this.store.stock(sku);
+      if (!row || row.reserved <= 0) return [];
+      const free = Math.max(0, available(row));
+      return qty > free ? [{ sku, requested: qty, available: free, reserved: row.reserved }] : [];
+    });
+    if (blocked.length > 0) throw new ReservedStockError(blocked);
+  }
+
+  private newReceiptId(): string {
+    const { deviceId } = this.requireEnrolment();
+    return `${deviceId}-${(this.store.meta('nextSeq') ?? 1).toString().padStart(6, '0')}`;
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

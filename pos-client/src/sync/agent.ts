@@ -1,0 +1,376 @@
+import { EventEmitter } from 'node:events';
+import {
+  Ack,
+  ChecksumReply,
+  type ClientToHubEvents,
+  Hello,
+  type HubToClientEvents,
+  LIMITS,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  PullPage,
+  type Reply,
+  StockPush,
+  stockChecksum,
+} from '@tillsync/sync-protocol';
+import { io, type Socket } from 'socket.io-client';
+import { z } from 'zod';
+import type { Till } from '../engine/till.js';
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { fetchCatalog } from './hub-api.js';
+
+/*
+ * The sync agent: one connection to the hub, driven as a state machine.
+ *
+ *   stopped ──start()──▶ connecting ──hello──▶ catching-up ──▶ live ◀─┐
+ *                          │  ▲                  (pull since cursor,   │ push outbox in seq order,
+ *                          │  │ backoff (exp.     drift check,          │ one batch in flight;
+ *                          │  │ + jitter)         catalogue)            │ apply acks and pushed rows
+ *                          ▼  │                                        │
+ *                        waiting ◀──── disconnect / timeout / hub error ┘
+ *                          │
+ *   refused ◀── bad token or protocol version (permanent: needs a person)
+ *
+ * A transient failure halts the queue (nothing is skipped or reordered) and reconnects after a
+ * backoff; the outbox is only trimmed by acknowledgements, so a lost ack means a resend that the
+ * hub answers as duplicate.
+ */
+
+export type SyncState = 'stopped' | 'connecting' | 'catching-up' | 'live' | 'waiting' | 'refused';
+
+export interface SyncAgentOptions {
+  /** Ops per push (bounded by the protocol's limit). */
+  batchSize?: number;
+  heartbeatMs?: number;
+  /** How often a live till compares its rows' checksum with the hub's. */
+  checksumMs?: number;
+  /** Refresh the catalogue on connect when older than this. */
+  catalogMaxAgeMs?: number;
+  /** A request without reply after this long counts as a lost connection. */
+  requestTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  appVersion?: string;
+}
+
+export interface SyncStatus {
+  state: SyncState;
+  online: boolean;
+  /** Why the agent is waiting or refused. */
+  lastError: string | null;
+  /** Drift repairs since start (rows differed from the hub's and were replaced). */
+  driftRepairs: number;
+  nextRetryAt: number | null;
+}
+
+type HubSocket = Socket<HubToClientEvents, ClientToHubEvents>;
+
+const PERMANENT = new Set(['unauthorized', 'protocol_version']);
+
+export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; drift: [number] }> {
+  private readonly opts: Required<SyncAgentOptions>;
+  private socket: HubSocket | null = null;
+  private current: SyncState = 'stopped';
+  private lastError: string | null = null;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private nextRetryAt: number | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private pushing = false;
+  private pulling: Promise<void> | null = null;
+  private driftRepairs = 0;
+  private readonly onOp = () => void this.pushLoop();
+
+  constructor(
+    private readonly till: Till,
+    options: SyncAgentOptions = {},
+  ) {
+    super();
+    this.opts = {
+      batchSize: Math.min(options.batchSize ?? 200, LIMITS.maxOpsPerBatch),
+      heartbeatMs: options.heartbeatMs ?? 10_000,
+      checksumMs: options.checksumMs ?? 60_000,
+      catalogMaxAgeMs: options.catalogMaxAgeMs ?? 10 * 60_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      appVersion: options.appVersion ?? '0.1.0',
+    };
+  }
+
+  get state(): SyncState {
+    return this.current;
+  }
+
+  status(): SyncStatus {
+    return {
+      state: this.current,
+      online: this.current === 'live' || this.current === 'catching-up',
+      lastError: this.lastError,
+      driftRepairs: this.driftRepairs,
+      nextRetryAt: this.nextRetryAt,
+    };
+  }
+
+  /** Start syncing (idempotent). */
+  start(): void {
+    if (this.current !== 'stopped' && this.current !== 'refused') return;
+    this.till.on('op', this.onOp);
+    this.connect();
+  }
+
+  /** Stop syncing and close the connection (idempotent). Unsent ops stay in the outbox. */
+  async stop(): Promise<void> {
+    this.till.off('op', this.onOp);
+    this.teardown();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.nextRetryAt = null;
+    this.setState('stopped');
+  }
+
+  /** Resolves once the outbox is empty and the agent is live (tests and the CLI's `sync --once`). */
+  async drained(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(this.current === 'live' && this.till.status().outboxDepth === 0 && !this.pushing)) {
+      if (Date.now() > deadline)
+        throw new Error(`outbox not drained within ${timeoutMs} ms (state ${this.current})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  // ── connection ───────────────────────────────────────────────────────────────────────────
+
+  private connect(): void {
+    const enrolment = this.till.enrolment;
+    if (!enrolment) {
+      this.lastError = 'not enrolled';
+      this.setState('refused');
+      return;
+    }
+    this.setState('connecting');
+    const socket: HubSocket = io(enrolment.hubUrl, {
+      path: '/sync',
+      transports: ['websocket'],
+      reconnection: false,
+      timeout: this.opts.requestTimeoutMs,
+      auth: { token: enrolment.token, protocolVersion: PROTOCOL_VERSION, appVersion: this.opts.appVersion },
+    });
+    this.socket = socket;
+
+    socket.on('connect_error', (err: Error & { data?: unknown }) => {
+      const refusal = ProtocolError.safeParse(err.data);
+      if (refusal.success && PERMANENT.has(refusal.data.code)) {
+        this.lastError = refusal.data.message;
+        this.teardown();
+        this.setState('refused');
+        return;
+      }
+      this.retryLater(refusal.success ? refusal.data.message : `hub unreachable: ${err.message}`);
+    });
+    socket.on('disconnect', (reason) => {
+      if (this.socket === socket) this.retryLater(`disconnected: ${reason}`);
+    });
+    socket.on('hello', (payload) => {
+      const hello = Hello.safeParse(payload);
+      if (!hello.success) return this.retryLater('hub sent a malformed hello');
+      void this.catchUp(socket, hello.data, Date.now()).catch((err: unknown) =>
+        this.retryLater(errorText(err)),
+      );
+    });
+    socket.on('stock', (payload) => {
+      const push = StockPush.safeParse(payload);
+      if (!push.success || this.current !== 'live') return;
+      if (this.till.applyStockPush(push.data)) void this.pullMissing(socket);
+    });
+    socket.on('error', (payload) => {
+      const e = ProtocolError.safeParse(payload);
+      this.lastError = e.success ? e.data.message : 'hub reported an error';
+    });
+  }
+
+  /** After hello: pull what we missed, apply it with the hello atomically, then go live. */
+  private async catchUp(socket: HubSocket, hello: Hello, receivedAt: number): Promise<void> {
+    this.setState('catching-up');
+    const pages = await this.pullAll(socket, this.till.status().cursor);
+    if (this.socket !== socket) return;
+    this.till.applyHello(hello, pages, receivedAt - hello.serverTime);
+    await this.refreshCatalog();
+    if (this.socket !== socket) return;
+    this.attempt = 0;
+    this.lastError = null;
+    this.setState('live');
+    this.startTimers(socket);
+    await this.checkDrift(socket);
+    await this.pushLoop();
+  }
+
+  private retryLater(reason: string): void {
+    if (this.current === 'stopped' || this.current === 'refused') return;
+    this.lastError = reason;
+    this.teardown();
+    const delay = backoffDelay(this.attempt++, this.opts.backoff);
+    this.nextRetryAt = Date.now() + delay;
+    this.setState('waiting');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.nextRetryAt = null;
+      this.connect();
+    }, delay);
+  }
+
+  private teardown(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const socket = this.socket;
+    this.socket = null;
+    this.pushing = false;
+    socket?.removeAllListeners();
+    socket?.disconnect();
+  }
+
+  private startTimers(socket: HubSocket): void {
+    const beat = () => {
+      const s = this.till.status();
+      socket.emit('heartbeat', {
+        outboxDepth: s.outboxDepth,
+        oldestUnsyncedAgeMs: s.oldestUnsyncedAgeMs,
+        clockOffsetMs: this.till.store.meta('clockOffsetMs') ?? 0,
+        appVersion: this.opts.appVersion,
+      });
+    };
+    beat();
+    this.timers.push(setInterval(beat, this.opts.heartbeatMs));
+    this.timers.push(
+      setInterval(
+        () => void this.checkDrift(socket).catch((e: unknown) => this.retryLater(errorText(e))),
+        this.opts.checksumMs,
+      ),
+    );
+  }
+
+  // ── the push loop ────────────────────────────────────────────────────────────────────────
+
+  private async pushLoop(): Promise<void> {
+    if (this.pushing) return;
+    this.pushing = true;
+    try {
+      while (this.current === 'live' && this.socket) {
+        const socket = this.socket;
+        const batch = this.till.pendingBatch(this.opts.batchSize);
+        if (batch.length === 0) break;
+        const reply = await this.request(socket, 'push', { ops: batch.map((e) => e.op) }, Ack);
+        if (this.socket !== socket) return;
+        this.till.applyAck(reply);
+        if (batch.length > 0 && reply.results.every((r) => r.status === 'rejected' && r.code === 'seq_gap')) {
+          // The hub is missing seqs this till no longer has: nothing more can be sent.
+          throw new Error(`the hub expects seq ${reply.lastAckedSeq + 1}, which this till no longer holds`);
+        }
+        this.emit('synced');
+      }
+    } catch (err) {
+      this.retryLater(errorText(err));
+    } finally {
+      this.pushing = false;
+    }
+  }
+
+  // ── pulls and drift ──────────────────────────────────────────────────────────────────────
+
+  private async pullAll(socket: HubSocket, since: number): Promise<StockPush[]> {
+    const pages: StockPush[] = [];
+    let cursor = String(since);
+    for (;;) {
+      const page = await this.request(
+        socket,
+        'pull',
+        { since: cursor, limit: LIMITS.maxRowsPerPage },
+        PullPage,
+      );
+      pages.push({ fromCursor: cursor, cursor: page.cursor, rows: page.rows });
+      cursor = page.cursor;
+      if (!page.more) return pages;
+    }
+  }
+
+  /** A pushed page showed a gap: fetch everything after our cursor (one pull at a time). */
+  private pullMissing(socket: HubSocket): Promise<void> {
+    this.pulling ??= (async () => {
+      try {
+        const pages = await this.pullAll(socket, this.till.status().cursor);
+        for (const page of pages) this.till.applyStockPush(page);
+      } catch (err) {
+        this.retryLater(errorText(err));
+      } finally {
+        this.pulling = null;
+      }
+    })();
+    return this.pulling;
+  }
+
+  /**
+   * Compare our rows with the hub's at the same cursor; on a mismatch replace them with a full
+   * snapshot and re-apply unacknowledged ops. Returns true when a repair happened.
+   */
+  async checkDrift(socket: HubSocket | null = this.socket): Promise<boolean> {
+    if (!socket || this.current !== 'live') return false;
+    const reply = await this.request(socket, 'checksum', {}, ChecksumReply);
+    if (Number(reply.cursor) !== this.till.status().cursor) {
+      // Not comparable yet: catch up first; the next check compares.
+      await this.pullMissing(socket);
+      return false;
+    }
+    if (reply.checksum === stockChecksum(this.till.store.allBase())) return false;
+    const snapshot = await this.pullAll(socket, 0);
+    this.till.replaceStock(snapshot);
+    this.driftRepairs += 1;
+    this.emit('drift', reply.rows);
+    return true;
+  }
+
+  private async refreshCatalog(): Promise<void> {
+    const e = this.till.enrolment;
+    const fetchedAt = this.till.store.meta('catalogFetchedAt') ?? 0;
+    if (!e || Date.now() - fetchedAt < this.opts.catalogMaxAgeMs) return;
+    try {
+      this.till.saveCatalog(await fetchCatalog(e.hubUrl, e.token), Date.now());
+    } catch (err) {
+      // The till keeps selling from the catalogue it has; the next connect retries.
+      this.lastError = `catalogue not refreshed: ${errorText(err)}`;
+    }
+  }
+
+  /** One request with an acknowledgement: times out, validates the reply, unwraps hub errors. */
+  private async request<E extends 'push' | 'pull' | 'checksum', T>(
+    socket: HubSocket,
+    event: E,
+    payload: Parameters<ClientToHubEvents[E]>[0],
+    schema: z.ZodType<T>,
+  ): Promise<T> {
+    const raw: unknown = await (
+      socket.timeout(this.opts.requestTimeoutMs) as unknown as RawEmitter
+    ).emitWithAck(event, payload);
+    const reply = ReplyOf(schema).safeParse(raw);
+    if (!reply.success) throw new Error(`hub sent a malformed ${event} reply`);
+    const value = reply.data as Reply<T>;
+    if (!value.ok) throw new Error(`hub refused ${event}: ${value.error.message}`);
+    return value.value;
+  }
+
+  private setState(state: SyncState): void {
+    this.current = state;
+    this.emit('state', this.status());
+  }
+}
+
+interface RawEmitter {
+  emitWithAck(event: string, payload: unknown): Promise<unknown>;
+}
+
+const ReplyOf = <T>(schema: z.ZodType<T>) =>
+  z.union([
+    z.object({ ok: z.literal(true), value: schema }),
+    z.object({ ok: z.literal(false), error: ProtocolError }),
+  ]);
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
