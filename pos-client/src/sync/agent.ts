@@ -76,6 +76,8 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   private nextRetryAt: number | null = null;
   private timers: NodeJS.Timeout[] = [];
   private pushing = false;
+  /** The current connection's hello and catch-up pull are applied. */
+  private caughtUp = false;
   private pulling: Promise<void> | null = null;
   private driftRepairs = 0;
   private readonly onOp = () => void this.pushLoop();
@@ -146,6 +148,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       this.setState('refused');
       return;
     }
+    this.teardown();
     this.setState('connecting');
     const socket: HubSocket = io(enrolment.hubUrl, {
       path: '/sync',
@@ -178,7 +181,8 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     });
     socket.on('stock', (payload) => {
       const push = StockPush.safeParse(payload);
-      if (!push.success || this.current !== 'live') return;
+      // Before the hello is applied the pull in progress covers these rows.
+      if (!push.success || !this.caughtUp) return;
       if (this.till.applyStockPush(push.data)) void this.pullMissing(socket);
     });
     socket.on('error', (payload) => {
@@ -193,13 +197,14 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     const pages = await this.pullAll(socket, this.till.status().cursor);
     if (this.socket !== socket) return;
     this.till.applyHello(hello, pages, receivedAt - hello.serverTime);
+    this.caughtUp = true;
     await this.refreshCatalog();
+    await this.checkDrift(socket);
     if (this.socket !== socket) return;
     this.attempt = 0;
     this.lastError = null;
     this.setState('live');
     this.startTimers(socket);
-    await this.checkDrift(socket);
     await this.pushLoop();
   }
 
@@ -207,6 +212,8 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     if (this.current === 'stopped' || this.current === 'refused') return;
     this.lastError = reason;
     this.teardown();
+    // Several failure signals of one connection (disconnect, a failed request) mean one retry.
+    if (this.retryTimer) return;
     const delay = backoffDelay(this.attempt++, this.opts.backoff);
     this.nextRetryAt = Date.now() + delay;
     this.setState('waiting');
@@ -223,6 +230,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     const socket = this.socket;
     this.socket = null;
     this.pushing = false;
+    this.caughtUp = false;
     socket?.removeAllListeners();
     socket?.disconnect();
   }
@@ -311,7 +319,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
    * snapshot and re-apply unacknowledged ops. Returns true when a repair happened.
    */
   async checkDrift(socket: HubSocket | null = this.socket): Promise<boolean> {
-    if (!socket || this.current !== 'live') return false;
+    if (!socket || !this.caughtUp) return false;
     const reply = await this.request(socket, 'checksum', {}, ChecksumReply);
     if (Number(reply.cursor) !== this.till.status().cursor) {
       // Not comparable yet: catch up first; the next check compares.

@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../../hub/src/app.js';
+import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
+import { seedCatalog } from '../../../hub/test/helpers/fixtures.js';
+import { createTestDatabase, type TestDatabase } from '../../../hub/test/helpers/test-db.js';
+
+/**
+ * A real hub listening on loopback over a fresh test database, which can be stopped (tills see it
+ * go away: connections cut, port closed) and started again on the same port and data.
+ */
+export class TestHubServer {
+  app: FastifyInstance | null = null;
+  port = 0;
+
+  private constructor(
+    readonly database: TestDatabase,
+    readonly adminToken: string,
+  ) {}
+
+  static async start(): Promise<TestHubServer> {
+    const database = await createTestDatabase();
+    const token = (await ensureBootstrapAdmin(database.db))!;
+    const hub = new TestHubServer(database, token);
+    await hub.resume();
+    return hub;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get db() {
+    return this.database.db;
+  }
+
+  /** Take the hub down: every till connection drops and the port refuses connections. */
+  async stop(): Promise<void> {
+    const app = this.app;
+    this.app = null;
+    if (!app) return;
+    app.io.disconnectSockets(true);
+    await app.close();
+  }
+
+  /** Bring it back on the same port and data. */
+  async resume(): Promise<void> {
+    const app = await buildApp({
+      config: { logLevel: 'silent', bodyLimit: 1_048_576, rateLimitPerMinute: 100_000 },
+      db: this.database.db,
+    });
+    await app.listen({ host: '127.0.0.1', port: this.port });
+    this.port = (app.server.address() as { port: number }).port;
+    this.app = app;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.database.drop();
+  }
+
+  seed(input: Parameters<typeof seedCatalog>[1]): Promise<void> {
+    return seedCatalog(this.database.db, input);
+  }
+
+  /** A one-time enrolment code for a new till at `locationId`. */
+  async enrolmentCode(locationId: string, id?: string): Promise<string> {
+    const res = await fetch(`${this.url}/v1/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ locationId, name: `Till ${id ?? ''}`.trim(), ...(id ? { id } : {}) }),
+    });
+    if (res.status !== 201) throw new Error(`enrolment code refused: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { enrolmentCode: string }).enrolmentCode;
+  }
+
+  async onHand(locationId: string, sku: string): Promise<number | undefined> {
+    const { rows } = await this.db.query<{ on_hand: number }>(
+      'SELECT on_hand FROM stock WHERE location_id = $1 AND sku = $2',
+      [locationId, sku],
+    );
+    return rows[0]?.on_hand;
+  }
+}

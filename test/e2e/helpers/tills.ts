@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { enrolTill, SyncAgent, type SyncAgentOptions, Till } from '@tillsync/pos-client';
+import { effectsOf, type StockRow, stockChecksum, type TillOp } from '@tillsync/sync-protocol';
+import { expect } from 'vitest';
+import type { TestHubServer } from './hub-process.js';
+
+/** Fast timings for tests: quick reconnects, frequent drift checks. */
+export const FAST: SyncAgentOptions = {
+  backoff: { baseMs: 50, maxMs: 400 },
+  heartbeatMs: 500,
+  checksumMs: 60_000,
+  requestTimeoutMs: 3_000,
+};
+
+export interface TestTill {
+  id: string;
+  dir: string;
+  till: Till;
+  agent: SyncAgent;
+  /** Close the till process's database (as if the process ended), keeping its data directory. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A real till: SQLite file in a temp dir, enrolled at the hub, syncing over a real socket. */
+export async function startTill(
+  hub: TestHubServer,
+  locationId: string,
+  id: string,
+  options: SyncAgentOptions = FAST,
+): Promise<TestTill> {
+  const dir = mkdtempSync(join(tmpdir(), `till-${id}-`));
+  const till = await enrolTill({
+    dataDir: dir,
+    hubUrl: hub.url,
+    enrolmentCode: await hub.enrolmentCode(locationId, id),
+  });
+  const t: TestTill = {
+    id,
+    dir,
+    till,
+    agent: new SyncAgent(till, options),
+    async restart() {
+      await t.agent.stop();
+      t.till.close();
+      t.till = Till.open({ dataDir: dir });
+      t.agent = new SyncAgent(t.till, options);
+      t.agent.start();
+    },
+    async close() {
+      await t.agent.stop();
+      t.till.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  t.agent.start();
+  await t.agent.drained();
+  return t;
+}
+
+/** Invariant 2: once quiet, a till's view of its location equals the hub's rows. */
+export async function expectConverged(hub: TestHubServer, t: TestTill): Promise<void> {
+  await t.agent.drained();
+  const locationId = t.till.enrolment!.locationId;
+  const { rows } = await hub.db.query<{
+    sku: string;
+    on_hand: number;
+    reserved: number;
+    incoming: number;
+    damaged: number;
+    reorder_point: number;
+    version: number;
+    count_hlc: string | null;
+  }>('SELECT * FROM stock WHERE location_id = $1', [locationId]);
+  const hubRows: StockRow[] = rows.map((r) => ({
+    locationId,
+    sku: r.sku,
+    onHand: r.on_hand,
+    reserved: r.reserved,
+    incoming: r.incoming,
+    damaged: r.damaged,
+    reorderPoint: r.reorder_point,
+    version: r.version,
+    countHlc: r.count_hlc,
+  }));
+  const byKey = (a: StockRow, b: StockRow) => a.sku.localeCompare(b.sku);
+  expect(t.till.store.allStock().sort(byKey)).toEqual(hubRows.sort(byKey));
+  expect(stockChecksum(t.till.store.allBase())).toBe(stockChecksum(hubRows));
+}
+
+/** Invariant 1: every op is in the hub's ledger exactly once: one movement per effect, no more. */
+export async function expectLedgerOnce(hub: TestHubServer, ops: readonly TillOp[]): Promise<void> {
+  const { rows } = await hub.db.query<{ op_id: string; n: number }>(
+    'SELECT op_id::text AS op_id, count(*)::int AS n FROM movements WHERE op_id = ANY($1::uuid[]) GROUP BY op_id',
+    [ops.map((o) => o.opId)],
+  );
+  const counted = new Map(rows.map((r) => [r.op_id, r.n]));
+  for (const op of ops)
+    expect({ op: op.opId, movements: counted.get(op.opId) }).toEqual({
+      op: op.opId,
+      movements: effectsOf(op).length,
+    });
+}

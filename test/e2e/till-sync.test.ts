@@ -1,0 +1,207 @@
+import { ReservedStockError } from '@tillsync/pos-client';
+import type { TillOp } from '@tillsync/sync-protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ledgerMismatches } from '../../hub/test/helpers/fixtures.js';
+import { testDbKind } from '../../hub/test/helpers/test-db.js';
+import { TestHubServer } from './helpers/hub-process.js';
+import { expectConverged, expectLedgerOnce, startTill, type TestTill } from './helpers/tills.js';
+
+/** Ops a till made, read back from its receipts/outbox history via the hub's applied_ops. */
+async function opsOf(hub: TestHubServer, deviceId: string): Promise<TillOp[]> {
+  const { rows } = await hub.db.query<{ op_id: string }>(
+    "SELECT op_id FROM applied_ops WHERE device_id = $1 AND status = 'applied' ORDER BY seq",
+    [deviceId],
+  );
+  return rows.map((r) => ({ opId: r.op_id }) as TillOp);
+}
+
+describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, () => {
+  let hub: TestHubServer;
+  const tills: TestTill[] = [];
+
+  beforeEach(async () => {
+    hub = await TestHubServer.start();
+    await hub.seed({
+      locations: [{ id: 'paris' }, { id: 'lyon' }],
+      products: [
+        { sku: 'LIP-RED', priceMinor: 1500, barcode: '3600000000017' },
+        { sku: 'MASCARA', priceMinor: 2200 },
+      ],
+      stock: [
+        { locationId: 'paris', sku: 'LIP-RED', onHand: 10 },
+        { locationId: 'paris', sku: 'MASCARA', onHand: 5 },
+        { locationId: 'lyon', sku: 'LIP-RED', onHand: 8 },
+      ],
+    });
+  });
+  afterEach(async () => {
+    for (const t of tills.splice(0)) await t.close();
+    await hub.close();
+  });
+
+  async function till(locationId: string, id: string) {
+    const t = await startTill(hub, locationId, id);
+    tills.push(t);
+    return t;
+  }
+
+  it('sells while the hub is down, lands every sale exactly once on return, and the other till sees it', async () => {
+    const p1 = await till('paris', 'paris-1');
+    const p2 = await till('paris', 'paris-2');
+    const l1 = await till('lyon', 'lyon-1');
+    expect(p1.till.stock('LIP-RED')?.onHand).toBe(10);
+
+    await hub.stop();
+    const made: TillOp[] = [];
+    const sale = p1.till.sell({ lines: [{ ref: '3600000000017', qty: 2 }] });
+    expect(sale.totalMinor).toBe(3000);
+    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
+    l1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 3 }] });
+    // The cashier sees the sale at once, offline.
+    expect(p1.till.stock('LIP-RED')?.onHand).toBe(8);
+    expect(p1.till.status().outboxDepth).toBe(2);
+    made.push(...p1.till.pendingBatch(10).map((e) => e.op), ...l1.till.pendingBatch(10).map((e) => e.op));
+
+    await hub.resume();
+    for (const t of [p1, p2, l1]) await expectConverged(hub, t);
+    expect(await hub.onHand('paris', 'LIP-RED')).toBe(8);
+    expect(await hub.onHand('paris', 'MASCARA')).toBe(4);
+    expect(await hub.onHand('lyon', 'LIP-RED')).toBe(5);
+    expect(p2.till.stock('LIP-RED')?.onHand).toBe(8);
+    expect(p1.till.status().outboxDepth).toBe(0);
+    await expectLedgerOnce(hub, made);
+    expect(await ledgerMismatches(hub.db)).toEqual([]);
+  });
+
+  it('two tills offline oversell the same SKU: both sales stand, the hub flags the oversell', async () => {
+    const p1 = await till('paris', 'paris-1');
+    const p2 = await till('paris', 'paris-2');
+    await hub.stop();
+    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 4 }] });
+    p2.till.sell({ lines: [{ ref: 'MASCARA', qty: 3 }] });
+    await hub.resume();
+    await expectConverged(hub, p1);
+    await expectConverged(hub, p2);
+    // 5 - 4 - 3, whatever the order the tills came back in.
+    expect(await hub.onHand('paris', 'MASCARA')).toBe(-2);
+    expect(p1.till.stock('MASCARA')?.onHand).toBe(-2);
+    const { rows } = await hub.db.query<{ kind: string }>("SELECT kind FROM conflicts WHERE sku = 'MASCARA'");
+    expect(rows).toEqual([{ kind: 'oversell' }]);
+  });
+
+  for (const order of ['count first', 'late sales first'] as const) {
+    it(`a count absorbs sales stamped before it, whatever arrives first (${order})`, async () => {
+      const counter = await till('paris', 'paris-count');
+      const seller = await till('paris', 'paris-sell');
+      await hub.stop();
+      // Seller rings 2 units, then the counter counts 6 on the shelf (it already saw those 2 gone),
+      // then the seller rings 1 more after the count.
+      seller.till.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }] });
+      await new Promise((r) => setTimeout(r, 5));
+      counter.till.count([{ ref: 'LIP-RED', counted: 6 }]);
+      await new Promise((r) => setTimeout(r, 5));
+      seller.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+
+      const [first, second] = order === 'count first' ? [counter, seller] : [seller, counter];
+      await second.agent.stop();
+      await hub.resume();
+      await first.agent.drained();
+      second.agent.start();
+      await expectConverged(hub, first);
+      await expectConverged(hub, second);
+      // count 6, minus the 1 sold after it; the 2 sold before it are absorbed.
+      expect(await hub.onHand('paris', 'LIP-RED')).toBe(5);
+      const { rows } = await hub.db.query<{
+        reason: string;
+        outcome: string;
+        d_on_hand: number;
+        on_hand_after: number;
+      }>(
+        `SELECT reason, outcome, d_on_hand, on_hand_after FROM movements
+         WHERE sku = 'LIP-RED' AND location_id = 'paris' AND reason IN ('sale', 'count') ORDER BY id`,
+      );
+      expect(rows).toEqual(
+        order === 'count first'
+          ? // The count lands first (10 → 6); the earlier sale arrives late and is absorbed, the later one applies.
+            [
+              { reason: 'count', outcome: 'applied', d_on_hand: -4, on_hand_after: 6 },
+              { reason: 'sale', outcome: 'absorbed', d_on_hand: 0, on_hand_after: 6 },
+              { reason: 'sale', outcome: 'applied', d_on_hand: -1, on_hand_after: 5 },
+            ]
+          : // Both sales land first (10 → 8 → 7); the late count keeps the sale made after it: 6 - 1.
+            [
+              { reason: 'sale', outcome: 'applied', d_on_hand: -2, on_hand_after: 8 },
+              { reason: 'sale', outcome: 'applied', d_on_hand: -1, on_hand_after: 7 },
+              { reason: 'count', outcome: 'applied', d_on_hand: -2, on_hand_after: 5 },
+            ],
+      );
+      expect(await ledgerMismatches(hub.db)).toEqual([]);
+    });
+  }
+
+  it('survives a till restart with a full outbox and a hub restart mid-stream', async () => {
+    const p1 = await till('paris', 'paris-1');
+    await hub.stop();
+    for (let i = 0; i < 30; i++) p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    const before = p1.till.pendingBatch(100).map((e) => e.op);
+    expect(before).toHaveLength(30);
+    await p1.restart();
+    expect(p1.till.status().outboxDepth).toBe(30);
+    expect(p1.till.stock('LIP-RED')?.onHand).toBe(-20);
+    await hub.resume();
+    await expectConverged(hub, p1);
+    expect(await hub.onHand('paris', 'LIP-RED')).toBe(-20);
+    await expectLedgerOnce(hub, before);
+
+    // Now cut the hub while a stream of sales is being pushed in small batches.
+    for (let i = 0; i < 40; i++) p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
+    await hub.stop();
+    await hub.resume();
+    await expectConverged(hub, p1);
+    expect(await hub.onHand('paris', 'MASCARA')).toBe(-35);
+    expect(await ledgerMismatches(hub.db)).toEqual([]);
+  });
+
+  it('heals a till whose stored row was corrupted (drift detection)', async () => {
+    const p1 = await till('paris', 'paris-1');
+    p1.till.db.prepare("UPDATE stock_base SET on_hand = 999 WHERE sku = 'MASCARA'").run();
+    p1.till.db.prepare("UPDATE stock SET on_hand = 999 WHERE sku = 'MASCARA'").run();
+    expect(await p1.agent.checkDrift()).toBe(true);
+    expect(p1.till.stock('MASCARA')?.onHand).toBe(5);
+    expect(p1.agent.status().driftRepairs).toBe(1);
+    await expectConverged(hub, p1);
+  });
+
+  it('refuses a second till process on the same data directory', async () => {
+    const p1 = await till('paris', 'paris-1');
+    const { Till } = await import('@tillsync/pos-client');
+    expect(() => Till.open({ dataDir: p1.dir })).toThrow(/another till process is using/);
+  });
+
+  it('asks for an override before selling units reserved for online orders', async () => {
+    const p1 = await till('paris', 'paris-1');
+    // An online order holds 4 of the 5 mascaras (reservations arrive with issue 3's order API).
+    await hub.app!.stock.write((_tx, apply) =>
+      apply([
+        {
+          op: {
+            type: 'reserve',
+            opId: '01900000-0000-7000-8000-000000000001',
+            hlc: hub.app!.stock.clock.tick(),
+            locationId: 'paris',
+            orderId: 'web-1',
+            lines: [{ sku: 'MASCARA', qty: 4 }],
+          },
+          actor: 'system',
+        },
+      ]),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(p1.till.stock('MASCARA')).toMatchObject({ onHand: 5, reserved: 4 });
+    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
+    expect(() => p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] })).toThrow(ReservedStockError);
+    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }], reservedOverride: 'customer at the counter' });
+    await expectConverged(hub, p1);
+    expect(await hub.onHand('paris', 'MASCARA')).toBe(3);
+  });
+});
