@@ -6,15 +6,6 @@ import { testDbKind } from '../../hub/test/helpers/test-db.js';
 import { TestHubServer } from './helpers/hub-process.js';
 import { expectConverged, expectLedgerOnce, startTill, type TestTill } from './helpers/tills.js';
 
-/** Ops a till made, read back from its receipts/outbox history via the hub's applied_ops. */
-async function opsOf(hub: TestHubServer, deviceId: string): Promise<TillOp[]> {
-  const { rows } = await hub.db.query<{ op_id: string }>(
-    "SELECT op_id FROM applied_ops WHERE device_id = $1 AND status = 'applied' ORDER BY seq",
-    [deviceId],
-  );
-  return rows.map((r) => ({ opId: r.op_id }) as TillOp);
-}
-
 describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, () => {
   let hub: TestHubServer;
   const tills: TestTill[] = [];

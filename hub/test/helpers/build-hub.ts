@@ -3,6 +3,9 @@ import { buildApp } from '../../src/app.js';
 import { type ApiRole, createApiToken, ensureBootstrapAdmin } from '../../src/services/tokens.js';
 import { createTestDatabase, type TestDatabase } from './test-db.js';
 
+/** An injected response with its JSON body parsed. */
+export type TestResponse = Omit<LightMyRequestResponse, 'body'> & { body: unknown; text: string };
+
 export interface TestHub {
   app: FastifyInstance;
   /** Start listening on a free loopback port (for real socket clients); returns the base URL. */
@@ -12,9 +15,7 @@ export interface TestHub {
   /** A new token of this role (store managers need their location). */
   token(role: ApiRole, locationId?: string): Promise<string>;
   /** `app.inject` with the token as bearer (admin unless given) and JSON parsed. */
-  request(
-    opts: InjectOptions & { token?: string | null },
-  ): Promise<LightMyRequestResponse & { body: unknown }>;
+  request(opts: InjectOptions & { token?: string | null }): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -47,7 +48,7 @@ export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}
       const text = res.body;
       let body: unknown = text;
       if (String(res.headers['content-type'] ?? '').includes('json') && text) body = JSON.parse(text);
-      return Object.assign(res, { body });
+      return Object.assign(res, { body, text });
     },
     async close() {
       await app.close();
