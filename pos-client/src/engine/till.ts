@@ -144,6 +144,8 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
   sell(input: {
     lines: Array<{ ref: string; qty: number }>;
     payments?: Array<{ method: 'cash' | 'card' | 'voucher'; amountMinor: number }>;
+    /** Without `payments`: the whole total paid this way (cash by default). */
+    paymentMethod?: 'cash' | 'card' | 'voucher';
     /** The cashier confirmed selling units reserved for online orders. */
     reservedOverride?: string;
   }): Receipt {
@@ -158,7 +160,10 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
         type: 'sale',
         receiptId,
         lines: lines.map((l) => ({ sku: l.product.sku, qty: l.qty, unitPriceMinor: l.product.priceMinor })),
-        payments: payments.length > 0 ? payments : [{ method: 'cash', amountMinor: totalMinor }],
+        payments:
+          payments.length > 0
+            ? payments
+            : [{ method: input.paymentMethod ?? 'cash', amountMinor: totalMinor }],
         ...(input.reservedOverride ? { reservedOverride: { reason: input.reservedOverride } } : {}),
       },
       (op) => {
