@@ -483,6 +483,7 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
   }
 
   private resolveLines(lines: Array<{ ref: string; qty: number }>): Array<{ product: Product; qty: number }> {
+    this.requireEnrolment();
     if (lines.length === 0) throw new InvalidInputError('add at least one item');
     return lines.map((l) => {
       const parsed = LineRef.safeParse(l);
