@@ -181,12 +181,13 @@ async function knownReferences(tx: Queryable, ops: readonly TillOp[]): Promise<K
       ]),
     ),
   ];
-  const [s, l, o] = await Promise.all([
-    tx.query<{ sku: string }>('SELECT sku FROM products WHERE sku = ANY($1::text[])', [skus]),
-    tx.query<{ id: string }>('SELECT id FROM locations WHERE id = ANY($1::text[])', [locations]),
-    tx.query<{ op_id: string }>('SELECT op_id FROM applied_ops WHERE op_id = ANY($1::text[])', [
-      ops.map((op) => op.opId),
-    ]),
+  // One after another: a transaction's connection runs one query at a time.
+  const s = await tx.query<{ sku: string }>('SELECT sku FROM products WHERE sku = ANY($1::text[])', [skus]);
+  const l = await tx.query<{ id: string }>('SELECT id FROM locations WHERE id = ANY($1::text[])', [
+    locations,
+  ]);
+  const o = await tx.query<{ op_id: string }>('SELECT op_id FROM applied_ops WHERE op_id = ANY($1::text[])', [
+    ops.map((op) => op.opId),
   ]);
   return {
     skus: new Set(s.rows.map((r) => r.sku)),

@@ -135,6 +135,7 @@ export class TillStore {
       upsertBase: upsert('stock_base'),
       deleteBase: db.prepare('DELETE FROM stock_base'),
       deleteView: db.prepare('DELETE FROM stock'),
+      deleteViewRow: db.prepare('DELETE FROM stock WHERE sku = ?'),
       outboxAdd: db.prepare('INSERT INTO outbox (seq, op_id, type, op, created_at) VALUES (?, ?, ?, ?, ?)'),
       outboxAfter: db.prepare<
         [number, number],
@@ -225,6 +226,11 @@ export class TillStore {
 
   putView(row: StockRow): void {
     this.s.upsertView.run(row);
+  }
+
+  /** Forget the view of a SKU the hub holds no row for and no pending op touches. */
+  deleteViewRow(sku: string): void {
+    this.s.deleteViewRow.run(sku);
   }
 
   clearStock(): void {

@@ -150,7 +150,15 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
     reservedOverride?: string;
   }): Receipt {
     const lines = this.resolveLines(input.lines);
-    const payments = Payments.parse(input.payments ?? []);
+    const paid = Payments.safeParse(input.payments ?? []);
+    if (!paid.success) {
+      const issue = paid.error.issues[0];
+      throw new InvalidInputError(
+        `payments.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+        paid.error.issues,
+      );
+    }
+    const payments = paid.data;
     if (!input.reservedOverride) this.assertNotReserved(lines);
     const receiptId = this.newReceiptId();
     const totalMinor = lines.reduce((sum, l) => sum + l.qty * l.product.priceMinor, 0);
@@ -204,17 +212,17 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
         throw new InvalidInputError(`no sale receipt ${input.originalReceiptId} on this till`);
       }
       const returned = this.store.returnedAgainst(original.receiptId);
-      for (const l of lines) {
-        const sold = original.lines.filter((o) => o.sku === l.product.sku).reduce((s, o) => s + o.qty, 0);
-        const left = sold - (returned.get(l.product.sku) ?? 0);
-        if (l.qty > left) {
-          throw new InvalidInputError(
-            `receipt ${original.receiptId} has ${left} × ${l.product.sku} left to return`,
-            {
-              sku: l.product.sku,
-              left,
-            },
-          );
+      // The same SKU may come on several lines (by SKU and by barcode): their sum is what comes back.
+      const wanted = new Map<string, number>();
+      for (const l of lines) wanted.set(l.product.sku, (wanted.get(l.product.sku) ?? 0) + l.qty);
+      for (const [sku, qty] of wanted) {
+        const sold = original.lines.filter((o) => o.sku === sku).reduce((s, o) => s + o.qty, 0);
+        const left = sold - (returned.get(sku) ?? 0);
+        if (qty > left) {
+          throw new InvalidInputError(`receipt ${original.receiptId} has ${left} × ${sku} left to return`, {
+            sku,
+            left,
+          });
         }
       }
     }
@@ -443,7 +451,14 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
     const locationId = this.requireEnrolment().locationId;
     const acked = this.store.meta('lastAckedSeq') ?? 0;
     const ops = this.pending.filter((e) => e.seq > acked).map((e) => e.op);
-    for (const row of rebase(skus, locationId, (sku) => this.store.base(sku), ops)) this.store.putView(row);
+    const wanted = new Set(skus);
+    for (const row of rebase(wanted, locationId, (sku) => this.store.base(sku), ops)) {
+      this.store.putView(row);
+      wanted.delete(row.sku);
+    }
+    // Left over: the only thing in the view was an op that is gone now (rejected, say, for a SKU the
+    // hub does not stock). Leaving the row would show its effect forever.
+    for (const sku of wanted) this.store.deleteViewRow(sku);
   }
 
   /** Record an op: validate it, stamp it, write it, its side records and the new view atomically. */

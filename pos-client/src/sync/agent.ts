@@ -88,7 +88,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   ) {
     super();
     this.opts = {
-      batchSize: Math.min(options.batchSize ?? 200, LIMITS.maxOpsPerBatch),
+      batchSize: Math.min(options.batchSize ?? LIMITS.maxOpsPerBatch, LIMITS.maxOpsPerBatch),
       heartbeatMs: options.heartbeatMs ?? 10_000,
       checksumMs: options.checksumMs ?? 60_000,
       catalogMaxAgeMs: options.catalogMaxAgeMs ?? 10 * 60_000,
