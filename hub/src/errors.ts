@@ -53,6 +53,20 @@ export class StaleVersionError extends AppError {
   }
 }
 
+/** A write that sets an absolute value came without the If-Match it needs to be safe. */
+export class PreconditionRequiredError extends AppError {
+  constructor(header: string) {
+    super(
+      428,
+      'precondition_required',
+      `this write needs an ${header} header with the version you last read`,
+      {
+        header,
+      },
+    );
+  }
+}
+
 export class IdempotencyKeyReusedError extends AppError {
   constructor(key: string) {
     super(

@@ -48,3 +48,18 @@ export function pageOf<R, T>(
     nextCursor: rows.length > limit && last !== undefined ? encodeCursor(key(last)) : null,
   };
 }
+
+/**
+ * A timestamptz column as a cursor value with its full microsecond precision (a JS Date keeps
+ * milliseconds only, so a Date-based cursor would skip or repeat rows sharing a millisecond).
+ */
+export function timeKeySql(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/** Whether a cursor value is a real instant as timeKeySql writes it. */
+export function isTimeKey(value: unknown): value is string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value)) return false;
+  const date = new Date(value);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 23) === value.slice(0, 23);
+}

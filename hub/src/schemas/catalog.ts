@@ -1,5 +1,6 @@
 import { LocationId, Sku } from '@tillsync/sync-protocol';
 import { z } from 'zod';
+import { PageQuery, QueryBool } from './common.js';
 
 /*
  * Catalogue shapes for REST and the CSV import alike: one definition of what a valid product or
@@ -100,3 +101,40 @@ export const LocationPatch = z
   .partial()
   .refine((p) => Object.keys(p).length > 0, 'change at least one field');
 export type LocationPatch = z.infer<typeof LocationPatch>;
+
+/** Free-text search: a substring, matched case-insensitively; `%` and `_` are literal characters. */
+const SearchText = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(/^\P{Cc}*$/u, 'printable text, no control characters');
+
+const LocationSort = z
+  .enum(['id', '-id', 'name', '-name', 'priority', '-priority', 'createdAt', '-createdAt'])
+  .default('id')
+  .describe('Sort field; a leading "-" sorts descending');
+
+export const LocationListQuery = z.strictObject({
+  ...PageQuery.shape,
+  kind: LocationKind.optional(),
+  active: QueryBool.optional(),
+  q: SearchText.optional().describe('Part of the name or id'),
+  sort: LocationSort,
+});
+export type LocationListQuery = z.infer<typeof LocationListQuery>;
+
+const ProductSort = z
+  .enum(['sku', '-sku', 'name', '-name', 'priceMinor', '-priceMinor', 'createdAt', '-createdAt'])
+  .default('sku')
+  .describe('Sort field; a leading "-" sorts descending; ties are ordered by sku');
+
+export const ProductListQuery = z.strictObject({
+  ...PageQuery.shape,
+  q: SearchText.optional().describe('Part of the name, sku or barcode'),
+  category: Category.optional(),
+  active: QueryBool.optional(),
+  barcode: Barcode.optional().describe('Exact barcode (a scan)'),
+  sort: ProductSort,
+});
+export type ProductListQuery = z.infer<typeof ProductListQuery>;

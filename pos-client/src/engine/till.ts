@@ -208,7 +208,7 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
     }));
     const original = input.originalReceiptId ? this.store.receipt(input.originalReceiptId) : undefined;
     if (input.originalReceiptId) {
-      if (!original || original.kind !== 'sale') {
+      if (original?.kind !== 'sale') {
         throw new InvalidInputError(`no sale receipt ${input.originalReceiptId} on this till`);
       }
       const returned = this.store.returnedAgainst(original.receiptId);

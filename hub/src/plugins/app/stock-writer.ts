@@ -45,6 +45,8 @@ export class StockWriter {
     origin?: string,
   ): Promise<{ result: T; commits: LocationCommit[] }> {
     const byLocation = new Map<string, LocationCommit>();
+    // Latest state per (location, sku), in last-written order: a Map keeps big writes linear.
+    const rowsOf = new Map<string, Map<string, ChangedRow>>();
     const result = await this.db.transaction((tx) =>
       fn(tx, async (ops) => {
         const batch = await applyOps(tx, ops);
@@ -59,13 +61,19 @@ export class StockWriter {
           // bound them all; a row written twice keeps its latest state.
           c.fromCursor = Math.min(c.fromCursor, row.changeSeq - 1);
           c.cursor = Math.max(c.cursor, row.changeSeq);
-          c.rows = [...c.rows.filter((r) => r.sku !== row.sku), row];
+          const rows = rowsOf.get(row.locationId) ?? new Map<string, ChangedRow>();
+          rows.delete(row.sku);
+          rows.set(row.sku, row);
+          rowsOf.set(row.locationId, rows);
           byLocation.set(row.locationId, c);
         }
         return batch;
       }),
     );
-    const commits = [...byLocation.values()];
+    const commits = [...byLocation.values()].map((c) => ({
+      ...c,
+      rows: [...(rowsOf.get(c.locationId)?.values() ?? [])],
+    }));
     if (commits.length > 0) this.commits.emit('commit', commits, origin);
     return { result, commits };
   }

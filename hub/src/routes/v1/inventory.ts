@@ -1,6 +1,180 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { PreconditionRequiredError } from '../../errors.js';
+import { principalOf } from '../../plugins/app/auth.js';
+import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import {
+  AdjustmentCreate,
+  CountCreate,
+  IfMatchHeaders,
+  InventoryItem,
+  InventoryPatch,
+  LocationInventoryQuery,
+  LocationParams,
+  parseIfMatch,
+  ReceiptCreate,
+  RowParams,
+  SkuInventory,
+  SkuParams,
+  StockWriteResult,
+} from '../../schemas/inventory.js';
+import {
+  adjustStock,
+  countStock,
+  getInventoryRow,
+  INVENTORY_READERS,
+  listLocationInventory,
+  receiveStock,
+  STOCK_WRITERS,
+  setStock,
+  skuInventory,
+} from '../../services/inventory.js';
 
+const tags = ['inventory'];
+const writeAccess = 'Admin anywhere; a store manager at its own location only.';
+const lineErrors = '404 for an unknown location or any unknown SKU (nothing is written).';
+
+/** Stock rows per location × SKU: reads, and back-office writes through the ledger. */
 const routes: FastifyPluginAsyncZod = async (app) => {
-  void app;
+  app.get(
+    '/locations/:locationId/inventory',
+    {
+      preHandler: app.authorize(INVENTORY_READERS),
+      schema: {
+        tags,
+        summary:
+          "A location's stock rows (filter by SKU, reorder point, change time; cursor pagination by SKU)",
+        description: 'A store manager or device reads its own location only.',
+        params: LocationParams,
+        querystring: LocationInventoryQuery,
+        response: { 200: page(InventoryItem), ...errorResponses },
+      },
+    },
+    async (request) =>
+      listLocationInventory(app.db, principalOf(request), request.params.locationId, request.query),
+  );
+
+  app.get(
+    '/inventory/:sku',
+    {
+      preHandler: app.authorize(INVENTORY_READERS),
+      schema: {
+        tags,
+        summary: 'A SKU at every location that stocks it, with totals',
+        description: 'A store manager sees its own location only; devices and channels see every location.',
+        params: SkuParams,
+        response: { 200: SkuInventory, ...errorResponses },
+      },
+    },
+    async (request) => skuInventory(app.db, principalOf(request), request.params.sku),
+  );
+
+  app.get(
+    '/locations/:locationId/inventory/:sku',
+    {
+      preHandler: app.authorize(INVENTORY_READERS),
+      schema: {
+        tags,
+        summary: 'One stock row, with its version as ETag',
+        description: 'A catalogue SKU the location never stocked is a zero row at version 0.',
+        params: RowParams,
+        response: { 200: InventoryItem, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { locationId, sku } = request.params;
+      const row = await getInventoryRow(app.db, principalOf(request), locationId, sku);
+      return reply.header('etag', `"${row.version}"`).send(row);
+    },
+  );
+
+  app.patch(
+    '/locations/:locationId/inventory/:sku',
+    {
+      preHandler: app.authorize(STOCK_WRITERS),
+      schema: {
+        tags,
+        summary: 'Set on_hand (a count taken now) and/or the reorder point, if the row is at If-Match',
+        description:
+          `${writeAccess} If-Match is required (428 without it) and takes the ETag of the row as read ` +
+          '("3", 3 or W/"3"); 412 when the row has changed since.',
+        params: RowParams,
+        headers: IfMatchHeaders,
+        body: InventoryPatch,
+        response: { 200: InventoryItem, ...errorResponses, 412: ErrorBody, 428: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const ifMatch = request.headers['if-match'];
+      if (ifMatch === undefined) throw new PreconditionRequiredError('If-Match');
+      const { locationId, sku } = request.params;
+      const row = await setStock(
+        app.stock,
+        principalOf(request),
+        locationId,
+        sku,
+        parseIfMatch(ifMatch),
+        request.body,
+      );
+      return reply.header('etag', `"${row.version}"`).send(row);
+    },
+  );
+
+  app.post(
+    '/locations/:locationId/receipts',
+    {
+      preHandler: app.authorize(STOCK_WRITERS),
+      schema: {
+        tags,
+        summary: 'Receive a delivery (on_hand up by each line)',
+        description: `${writeAccess} ${lineErrors}`,
+        params: LocationParams,
+        body: ReceiptCreate,
+        response: { 201: StockWriteResult, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(await receiveStock(app.stock, principalOf(request), request.params.locationId, request.body)),
+  );
+
+  app.post(
+    '/locations/:locationId/adjustments',
+    {
+      preHandler: app.authorize(STOCK_WRITERS),
+      schema: {
+        tags,
+        summary:
+          'Adjust stock: damage (on_hand to damaged), shrink (lost), found, dispose (damaged written off)',
+        description: `${writeAccess} ${lineErrors}`,
+        params: LocationParams,
+        body: AdjustmentCreate,
+        response: { 201: StockWriteResult, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(await adjustStock(app.stock, principalOf(request), request.params.locationId, request.body)),
+  );
+
+  app.post(
+    '/locations/:locationId/counts',
+    {
+      preHandler: app.authorize(STOCK_WRITERS),
+      schema: {
+        tags,
+        summary: 'Record a cycle count (on_hand becomes what was counted, as of now)',
+        description: `${writeAccess} ${lineErrors} Each SKU once per count.`,
+        params: LocationParams,
+        body: CountCreate,
+        response: { 201: StockWriteResult, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(await countStock(app.stock, principalOf(request), request.params.locationId, request.body)),
+  );
 };
 export default routes;

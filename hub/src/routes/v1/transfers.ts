@@ -1,6 +1,92 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf } from '../../plugins/app/auth.js';
+import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import {
+  Transfer,
+  TransferCreate,
+  TransferId,
+  TransferListQuery,
+  TransferReceive,
+} from '../../schemas/transfers.js';
+import {
+  getTransfer,
+  listTransfers,
+  receiveTransfer,
+  shipTransfer,
+  TRANSFER_READERS,
+  TRANSFER_WRITERS,
+} from '../../services/transfers.js';
 
+const Params = z.strictObject({ transferId: TransferId });
+const tags = ['transfers'];
+
+/** Stock sent between locations: shipped by the source, received (in parts or whole) at the destination. */
 const routes: FastifyPluginAsyncZod = async (app) => {
-  void app;
+  app.post(
+    '/transfers',
+    {
+      preHandler: app.authorize(TRANSFER_WRITERS),
+      schema: {
+        tags,
+        summary: 'Ship stock to another location (source on_hand down, destination incoming up)',
+        description: 'Admin, or the store manager of the source location.',
+        body: TransferCreate,
+        response: { 201: Transfer, ...errorResponses, 409: ErrorBody },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await shipTransfer(app.stock, principalOf(request), request.body)),
+  );
+
+  app.post(
+    '/transfers/:transferId/receive',
+    {
+      preHandler: app.authorize(TRANSFER_WRITERS),
+      schema: {
+        tags,
+        summary: 'Receive a transfer at its destination, in full or some lines (incoming down, on_hand up)',
+        description:
+          'Admin, or the store manager of the destination. 409 over_receipt when a line would receive ' +
+          'more than is outstanding; 409 already_received when nothing is outstanding.',
+        params: Params,
+        body: TransferReceive.nullish().describe(
+          'Omit the body, or its lines, to receive everything outstanding',
+        ),
+        response: { 200: Transfer, ...errorResponses, 409: ErrorBody },
+      },
+    },
+    async (request) =>
+      receiveTransfer(app.stock, principalOf(request), request.params.transferId, request.body?.lines),
+  );
+
+  app.get(
+    '/transfers',
+    {
+      preHandler: app.authorize(TRANSFER_READERS),
+      schema: {
+        tags,
+        summary: 'List transfers (filter by status and locations; cursor pagination by creation time)',
+        description: 'A store manager sees the transfers to or from its own location only.',
+        querystring: TransferListQuery,
+        response: { 200: page(Transfer), ...errorResponses },
+      },
+    },
+    async (request) => listTransfers(app.db, principalOf(request), request.query),
+  );
+
+  app.get(
+    '/transfers/:transferId',
+    {
+      preHandler: app.authorize(TRANSFER_READERS),
+      schema: {
+        tags,
+        summary: 'Get a transfer with its lines',
+        params: Params,
+        response: { 200: Transfer, ...errorResponses },
+      },
+    },
+    async (request) => getTransfer(app.db, principalOf(request), request.params.transferId),
+  );
 };
 export default routes;

@@ -1,0 +1,19 @@
+/** Where a command writes and what environment it reads: the real process, or a test's capture. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A command's result; long-running commands (serve, demo) also hand back a way to stop them. */
+export interface CliOutcome {
+  exitCode: number;
+  running?: { url: string; close(): Promise<void> };
+}
+
+/** Bad command-line usage: printed with the usage text, exit code 2. */
+export class UsageError extends Error {}
+
+export function say(io: CliIo, text = ''): void {
+  io.stdout.write(`${text}\n`);
+}
