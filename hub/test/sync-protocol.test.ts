@@ -33,6 +33,11 @@ function opMaker(deviceId: string, locationId: string) {
         ...over,
       } as TillOpInput;
     },
+    /** Any other op type, stamped like the rest. */
+    other(body: Record<string, unknown>): TillOpInput {
+      seq += 1;
+      return { opId: newOpId(), seq, hlc: clock.tick(), locationId, ...body } as TillOpInput;
+    },
     count(sku: string, counted: number): TillOpInput {
       seq += 1;
       return {
@@ -220,10 +225,9 @@ describe(`sync protocol on ${testDbKind()} (real sockets)`, () => {
       url: '/v1/locations/store-a/receipts',
       payload: { lines: [{ sku: 'LIP-2', qty: 6 }] },
     });
-    if (patched.statusCode === 201) {
-      await eventually(() => a2.stock.length === 2);
-      expect(a2.stock[1]!.rows[0]).toMatchObject({ sku: 'LIP-2', onHand: 10 });
-    }
+    expect(patched.statusCode).toBe(201);
+    await eventually(() => a2.stock.length === 2);
+    expect(a2.stock[1]!.rows[0]).toMatchObject({ sku: 'LIP-2', onHand: 10 });
     expect(b1.stock).toEqual([]);
   });
 
@@ -290,5 +294,80 @@ describe(`sync protocol on ${testDbKind()} (real sockets)`, () => {
       'SELECT kind, sku FROM conflicts',
     );
     expect(rows).toEqual([{ kind: 'oversell', sku: 'LIP-2' }]);
+  });
+
+  it('applies a reordered batch in seq order: the early op waits for the gap to fill', async () => {
+    const t = await till('store-a');
+    const [s1, s2] = [t.ops.sale('LIP-1', 1), t.ops.sale('LIP-1', 2)];
+    const ack = await push(t.socket, [s2!, s1!]);
+    expect(ack.ok && ack.value.results.map((r) => (r.status === 'rejected' ? r.code : r.status))).toEqual([
+      'seq_gap',
+      'applied',
+    ]);
+    expect(ack.ok && ack.value.lastAckedSeq).toBe(1);
+    const again = await push(t.socket, [s1!, s2!]);
+    expect(again.ok && again.value.results.map((r) => r.status)).toEqual(['duplicate', 'applied']);
+    expect(await onHand('store-a', 'LIP-1')).toBe(7);
+    expect(await movementCount()).toBe(3 + 2);
+  });
+
+  it('after a lost ack, hello tells the till what landed and the resend is absorbed as duplicates', async () => {
+    const t = await till('store-a', 'till-lost');
+    const batch = [t.ops.sale('LIP-1', 1), t.ops.sale('LIP-1', 1)];
+    // Push and drop the connection before reading the ack.
+    t.socket.emit('push', { ops: batch } as never, () => undefined);
+    await eventually(async () => (await onHand('store-a', 'LIP-1')) === 8);
+    t.socket.close();
+    const back = await connectRaw(url, authFor(t.device.token));
+    sockets.push(back.socket);
+    expect(back.hello.lastAckedSeq).toBe(2);
+    const resend = await push(back.socket, batch);
+    expect(resend.ok && resend.value.results.map((r) => r.status)).toEqual(['duplicate', 'duplicate']);
+    expect(await onHand('store-a', 'LIP-1')).toBe(8);
+    expect(await ledgerMismatches(hub.database.db)).toEqual([]);
+  });
+
+  it('records a till-to-till transfer, and opens a conflict (not a failure) for a receipt that does not match', async () => {
+    const a = await till('store-a');
+    const b = await till('store-b');
+    const out = a.ops.other({
+      type: 'transfer_out',
+      transferId: 'tr-1',
+      toLocationId: 'store-b',
+      lines: [{ sku: 'LIP-1', qty: 4 }],
+    });
+    expect((await push(a.socket, [out])).ok).toBe(true);
+    const transfer = await hub.request({ method: 'GET', url: '/v1/transfers/tr-1' });
+    expect(transfer.body).toMatchObject({
+      status: 'in_transit',
+      fromLocationId: 'store-a',
+      toLocationId: 'store-b',
+    });
+
+    const inOp = b.ops.other({
+      type: 'transfer_in',
+      transferId: 'tr-1',
+      fromLocationId: 'store-a',
+      lines: [{ sku: 'LIP-1', qty: 4 }],
+    });
+    const tooMuch = b.ops.other({
+      type: 'transfer_in',
+      transferId: 'tr-1',
+      fromLocationId: 'store-a',
+      lines: [{ sku: 'LIP-1', qty: 1 }],
+    });
+    const ack = await push(b.socket, [inOp, tooMuch]);
+    expect(ack.ok && ack.value.results.map((r) => r.status)).toEqual(['applied', 'applied']);
+    expect((await hub.request({ method: 'GET', url: '/v1/transfers/tr-1' })).body).toMatchObject({
+      status: 'received',
+    });
+    // Both receipts moved stock (goods physically arrived); the extra unit is flagged.
+    expect(await onHand('store-a', 'LIP-1')).toBe(6);
+    expect(await onHand('store-b', 'LIP-1')).toBe(12);
+    const { rows } = await hub.database.db.query<{ kind: string; location_id: string }>(
+      'SELECT kind, location_id FROM conflicts',
+    );
+    expect(rows).toEqual([{ kind: 'transfer_mismatch', location_id: 'store-b' }]);
+    expect(await ledgerMismatches(hub.database.db)).toEqual([]);
   });
 });

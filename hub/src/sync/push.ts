@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.js';
 import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
 import type { LedgerOp } from '../services/ledger.js';
+import { recordTillTransfers } from './till-transfers.js';
 
 /*
  * Applying a till's push batch: one transaction, ops in seq order.
@@ -80,6 +81,7 @@ export async function applyPush(
 
     const results: OpResult[] = [];
     const accepted: LedgerOp[] = [];
+    const acceptedOps: TillOp[] = [];
     const applied: Array<{ seq: number; opId: string }> = [];
     const rejected: Rejection[] = [];
     const batchOpIds = new Set<string>();
@@ -113,6 +115,7 @@ export async function applyPush(
       }
       const op = TillOp.parse(env.raw);
       batchOpIds.add(op.opId);
+      acceptedOps.push(op);
       accepted.push({
         op,
         actor: `device:${device.deviceId}`,
@@ -124,7 +127,10 @@ export async function applyPush(
       results.push({ seq: env.seq, opId: op.opId, status: 'applied' });
     }
 
-    if (accepted.length > 0) await apply(accepted);
+    if (accepted.length > 0) {
+      await apply(accepted);
+      await recordTillTransfers(tx, acceptedOps);
+    }
     await remember(tx, device, applied, rejected);
     await tx.query('UPDATE devices SET last_acked_seq = $2, last_seen_at = now() WHERE id = $1', [
       device.deviceId,
