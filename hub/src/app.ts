@@ -4,6 +4,7 @@ import type { HubConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { installErrorHandler } from './http/error-handler.js';
 import auth from './plugins/app/auth.js';
+import jobs from './plugins/app/jobs.js';
 import stockWriter from './plugins/app/stock-writer.js';
 import db from './plugins/external/db.js';
 import rateLimit from './plugins/external/rate-limit.js';
@@ -14,10 +15,16 @@ import { attachSyncServer } from './sync/socket-server.js';
 export interface BuildOptions {
   config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'>;
   db: Database;
+  /** Start background jobs on ready (default true; tests run them by hand). */
+  jobs?: boolean;
 }
 
 /** The hub's HTTP application (not listening yet): plugins, then routes. */
-export async function buildApp({ config, db: database }: BuildOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  db: database,
+  jobs: runJobs = true,
+}: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     bodyLimit: config.bodyLimit,
@@ -34,6 +41,7 @@ export async function buildApp({ config, db: database }: BuildOptions): Promise<
   await app.register(swagger);
   await app.register(auth);
   await app.register(stockWriter);
+  await app.register(jobs, { autoStart: runJobs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(v1, { prefix: '/v1' });

@@ -29,6 +29,8 @@ export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
     },
     db: database.db,
+    // Background jobs run when a test calls app.jobs.runNow(name), never on a timer.
+    jobs: false,
   });
   await app.ready();
   const adminToken = (await ensureBootstrapAdmin(database.db))!;

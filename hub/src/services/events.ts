@@ -1,0 +1,42 @@
+import { newOpId } from '@tillsync/sync-protocol';
+import type { Queryable } from '../db/database.js';
+
+/** Event types the hub emits; webhooks subscribe to them (exactly, or by prefix: "order.*"). */
+export type EventType =
+  | 'order.created'
+  | 'order.confirmed'
+  | 'order.processing'
+  | 'order.shipped'
+  | 'order.delivered'
+  | 'order.canceled'
+  | 'order.returned'
+  | 'order.at_risk'
+  | 'order.reallocated'
+  | 'stock.changed';
+
+export interface HubEvent {
+  eventId: string;
+  type: EventType;
+  locationId: string | null;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Record a domain event in the caller's transaction: it exists if and only if the change it
+ * describes committed. Delivery happens later, from the `events` table.
+ */
+export async function emitEvent(
+  tx: Queryable,
+  type: EventType,
+  payload: Record<string, unknown>,
+  locationId: string | null = null,
+): Promise<HubEvent> {
+  const eventId = newOpId();
+  await tx.query('INSERT INTO events (event_id, type, location_id, payload) VALUES ($1, $2, $3, $4)', [
+    eventId,
+    type,
+    locationId,
+    JSON.stringify(payload),
+  ]);
+  return { eventId, type, locationId, payload };
+}
