@@ -3,8 +3,11 @@ import devices from './devices.js';
 import inventory from './inventory.js';
 import locations from './locations.js';
 import movements from './movements.js';
+import orders from './orders.js';
 import products from './products.js';
+import reservations from './reservations.js';
 import transfers from './transfers.js';
+import webhooks from './webhooks.js';
 
 /** Every /v1 resource, one module each. */
 export default async function v1(app: FastifyInstance): Promise<void> {
@@ -14,4 +17,7 @@ export default async function v1(app: FastifyInstance): Promise<void> {
   await app.register(transfers);
   await app.register(movements);
   await app.register(devices);
+  await app.register(orders);
+  await app.register(reservations);
+  await app.register(webhooks);
 }
