@@ -10,6 +10,7 @@ import db from './plugins/external/db.js';
 import rateLimit from './plugins/external/rate-limit.js';
 import swagger from './plugins/external/swagger.js';
 import v1 from './routes/v1/index.js';
+import reservationFeed from './sync/reservation-feed.js';
 import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {
@@ -41,6 +42,7 @@ export async function buildApp({
   await app.register(swagger);
   await app.register(auth);
   await app.register(stockWriter);
+  await app.register(reservationFeed);
   await app.register(jobs, { autoStart: runJobs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));

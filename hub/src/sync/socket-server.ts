@@ -16,6 +16,7 @@ import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import { authenticate } from '../services/tokens.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
 import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
+import type { ReservationChangeAt } from './reservation-feed.js';
 import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
 /*
@@ -100,9 +101,21 @@ export function attachSyncServer(app: FastifyInstance): SyncServer {
       for (const push of stockPushes(c)) room.emit('stock', push);
     }
   };
+  const forwardReservations = (changes: ReservationChangeAt[]) => {
+    const byLocation = new Map<string, ReservationChangeAt[]>();
+    for (const c of changes) byLocation.set(c.locationId, [...(byLocation.get(c.locationId) ?? []), c]);
+    for (const [locationId, list] of byLocation) {
+      io.to(`loc:${locationId}`).emit('reservations', {
+        snapshot: false,
+        changes: list.map(({ locationId: _, ...change }) => change),
+      });
+    }
+  };
   app.stock.commits.on('commit', broadcast);
+  app.reservationFeed.on('changes', forwardReservations);
   app.addHook('onClose', async () => {
     app.stock.commits.off('commit', broadcast);
+    app.reservationFeed.off('changes', forwardReservations);
     await io.close();
   });
   return io;

@@ -124,8 +124,12 @@ export const ReservationChange = z.strictObject({
   status: z.enum(['held', 'released', 'fulfilled']),
   expiresAt: z.number().int().nullable(),
 });
+export type ReservationChange = z.infer<typeof ReservationChange>;
+
+/** Reservation changes at the till's location; a snapshot (sent after hello) replaces all the till holds. */
 export const ReservationPush = z.strictObject({
-  changes: z.array(ReservationChange).max(LIMITS.maxRowsPerPage),
+  snapshot: z.boolean(),
+  changes: z.array(ReservationChange).max(10_000),
 });
 export type ReservationPush = z.infer<typeof ReservationPush>;
 

@@ -138,10 +138,13 @@ const hubOpBase = {
   locationId: LocationId,
 };
 
-/** Units held for an online order (or released, or shipped out of the hold). */
+/**
+ * Units held for an online order (or released, shipped out of the hold, or handed over at the hub
+ * to a customer collecting a pickup order).
+ */
 export const ReservationOp = z.strictObject({
   ...hubOpBase,
-  type: z.enum(['reserve', 'release', 'ship']),
+  type: z.enum(['reserve', 'release', 'ship', 'pickup']),
   orderId: z.string().min(1).max(64),
   lines: lines(QtyLine),
 });

@@ -70,4 +70,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (receipt_id, line_no)
   ) STRICT;
   `,
+  `
+  -- Units the hub holds at this store for online orders (pickup orders are handed over here).
+  CREATE TABLE reservations (
+    order_id TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (order_id, sku)
+  ) STRICT;
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { StockRow, TillOp } from '@tillsync/sync-protocol';
+import type { ReservationChange, StockRow, TillOp } from '@tillsync/sync-protocol';
 import type { TillDb } from './db.js';
 
 /*
@@ -14,6 +14,12 @@ export interface Product {
   priceMinor: number;
   currency: string;
   active: boolean;
+}
+
+export interface HeldOrder {
+  orderId: string;
+  expiresAt: number | null;
+  lines: Array<{ sku: string; qty: number }>;
 }
 
 export interface OutboxEntry {
@@ -166,6 +172,15 @@ export class TillStore {
       receipt: db.prepare<[string], ReceiptRecord>('SELECT * FROM receipts WHERE receipt_id = ?'),
       receiptLines: db.prepare<[string], ReceiptLineRecord>(
         'SELECT * FROM receipt_lines WHERE receipt_id = ? ORDER BY line_no',
+      ),
+      reservationPut: db.prepare(
+        `INSERT INTO reservations (order_id, sku, qty, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (order_id, sku) DO UPDATE SET qty = excluded.qty, expires_at = excluded.expires_at`,
+      ),
+      reservationDelete: db.prepare('DELETE FROM reservations WHERE order_id = ? AND sku = ?'),
+      reservationsClear: db.prepare('DELETE FROM reservations'),
+      reservations: db.prepare<[], { order_id: string; sku: string; qty: number; expires_at: number | null }>(
+        'SELECT order_id, sku, qty, expires_at FROM reservations ORDER BY order_id, sku',
       ),
       returnedQty: db.prepare<[string], { sku: string; qty: number }>(
         `SELECT l.sku, sum(l.qty) AS qty FROM receipts r JOIN receipt_lines l USING (receipt_id)
@@ -320,6 +335,26 @@ export class TillStore {
   /** Units of each SKU already returned against a sale receipt. */
   returnedAgainst(receiptId: string): Map<string, number> {
     return new Map(this.s.returnedQty.all(receiptId).map((r) => [r.sku, r.qty]));
+  }
+
+  /** Replace (snapshot) or update the held reservations; a change to qty 0 or not held removes the line. */
+  applyReservations(changes: readonly ReservationChange[], snapshot: boolean): void {
+    if (snapshot) this.s.reservationsClear.run();
+    for (const c of changes) {
+      if (c.status === 'held' && c.qty > 0) this.s.reservationPut.run(c.orderId, c.sku, c.qty, c.expiresAt);
+      else this.s.reservationDelete.run(c.orderId, c.sku);
+    }
+  }
+
+  /** Held reservations grouped by order. */
+  heldOrders(): HeldOrder[] {
+    const orders = new Map<string, HeldOrder>();
+    for (const r of this.s.reservations.all()) {
+      const o = orders.get(r.order_id) ?? { orderId: r.order_id, expiresAt: r.expires_at, lines: [] };
+      o.lines.push({ sku: r.sku, qty: r.qty });
+      orders.set(r.order_id, o);
+    }
+    return [...orders.values()];
   }
 
   private toRow(r: StockRecord): StockRow {

@@ -7,6 +7,7 @@ import {
   type Hello,
   HybridClock,
   newOpId,
+  type ReservationPush,
   type StockPush,
   type StockRow,
   TillOp,
@@ -17,6 +18,7 @@ import { type OpenOptions, openTillDb, type TillDb } from './db.js';
 import { InvalidInputError, NotEnrolledError, ReservedStockError, UnknownProductError } from './errors.js';
 import { applyLocally, rebase, skusTouched } from './stock-view.js';
 import {
+  type HeldOrder,
   type Meta,
   type OutboxEntry,
   type Product,
@@ -297,9 +299,40 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
     return this.record({ type: 'transfer_in', transferId, fromLocationId, lines: this.skuLines(lines) });
   }
 
-  /** Hand an online order's reserved units to the customer collecting it. */
-  pickup(orderId: string, lines: Array<{ ref: string; qty: number }>): TillOp {
-    return this.record({ type: 'pickup', orderId, lines: this.skuLines(lines) });
+  /**
+   * Hand an online order's reserved units to the customer collecting it: every line held here for
+   * the order unless `lines` says otherwise. Works offline like any other op.
+   */
+  pickup(orderId: string, lines?: Array<{ ref: string; qty: number }>): TillOp {
+    const held = this.store.heldOrders().find((o) => o.orderId === orderId);
+    const wanted = lines ?? held?.lines.map((l) => ({ ref: l.sku, qty: l.qty }));
+    if (!wanted || wanted.length === 0)
+      throw new InvalidInputError(`no units are held here for order ${orderId}`);
+    const op = this.record({ type: 'pickup', orderId, lines: this.skuLines(wanted) });
+    // Handed over: no longer waiting here (the hub confirms when the op syncs).
+    this.db.transaction(() =>
+      this.store.applyReservations(
+        (held?.lines ?? []).map((l) => ({
+          orderId,
+          sku: l.sku,
+          qty: 0,
+          status: 'fulfilled' as const,
+          expiresAt: null,
+        })),
+        false,
+      ),
+    )();
+    return op;
+  }
+
+  /** Online orders waiting to be collected at this store. */
+  pickupOrders(): HeldOrder[] {
+    return this.store.heldOrders();
+  }
+
+  applyReservations(push: ReservationPush): void {
+    this.db.transaction(() => this.store.applyReservations(push.changes, push.snapshot))();
+    this.emit('change');
   }
 
   // ── reads ────────────────────────────────────────────────────────────────────────────────

@@ -10,6 +10,7 @@ import {
   ProtocolError,
   PullPage,
   type Reply,
+  ReservationPush,
   StockPush,
   stockChecksum,
 } from '@tillsync/sync-protocol';
@@ -184,6 +185,10 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       // Before the hello is applied the pull in progress covers these rows.
       if (!push.success || !this.caughtUp) return;
       if (this.till.applyStockPush(push.data)) void this.pullMissing(socket);
+    });
+    socket.on('reservations', (payload) => {
+      const push = ReservationPush.safeParse(payload);
+      if (push.success) this.till.applyReservations(push.data);
     });
     socket.on('error', (payload) => {
       const e = ProtocolError.safeParse(payload);
