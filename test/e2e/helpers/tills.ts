@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { enrolTill, SyncAgent, type SyncAgentOptions, Till } from '@tillsync/pos-client';
 import { effectsOf, type StockRow, stockChecksum, type TillOp } from '@tillsync/sync-protocol';
 import { expect } from 'vitest';
+import { locationRows } from '../../../hub/src/sync/stock-feed.js';
 import type { TestHubServer } from './hub-process.js';
 
 /** Fast timings for tests: quick reconnects, frequent drift checks. */
@@ -64,27 +65,7 @@ export async function startTill(
 export async function expectConverged(hub: TestHubServer, t: TestTill): Promise<void> {
   await t.agent.drained();
   const locationId = t.till.enrolment!.locationId;
-  const { rows } = await hub.db.query<{
-    sku: string;
-    on_hand: number;
-    reserved: number;
-    incoming: number;
-    damaged: number;
-    reorder_point: number;
-    version: number;
-    count_hlc: string | null;
-  }>('SELECT * FROM stock WHERE location_id = $1', [locationId]);
-  const hubRows: StockRow[] = rows.map((r) => ({
-    locationId,
-    sku: r.sku,
-    onHand: r.on_hand,
-    reserved: r.reserved,
-    incoming: r.incoming,
-    damaged: r.damaged,
-    reorderPoint: r.reorder_point,
-    version: r.version,
-    countHlc: r.count_hlc,
-  }));
+  const hubRows = await locationRows(hub.db, locationId);
   const byKey = (a: StockRow, b: StockRow) => a.sku.localeCompare(b.sku);
   expect(t.till.store.allStock().sort(byKey)).toEqual(hubRows.sort(byKey));
   expect(stockChecksum(t.till.store.allBase())).toBe(stockChecksum(hubRows));
