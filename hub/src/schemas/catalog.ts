@@ -1,4 +1,4 @@
-import { LocationId, Sku } from '@tillsync/sync-protocol';
+import { CatalogProduct, LocationId, Sku } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import { PageQuery, QueryBool } from './common.js';
 
@@ -13,19 +13,9 @@ const Name = z.string().trim().min(1).max(200);
 const Category = z.string().trim().min(1).max(100);
 const PriceMinor = z.number().int().nonnegative().max(1_000_000_000_00);
 
-export const Product = z
-  .object({
-    sku: Sku,
-    name: z.string(),
-    barcode: z.string().nullable(),
-    category: z.string().nullable(),
-    priceMinor: z.number().int(),
-    currency: z.string(),
-    active: z.boolean(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  })
-  .meta({ id: 'Product' });
+export const Product = CatalogProduct.extend({ createdAt: z.string(), updatedAt: z.string() }).meta({
+  id: 'Product',
+});
 export type Product = z.infer<typeof Product>;
 
 export const ProductCreate = z.strictObject({

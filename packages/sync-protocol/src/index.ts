@@ -1,3 +1,4 @@
+export * from './catalog.js';
 export * from './checksum.js';
 export * from './hlc.js';
 export * from './ids.js';

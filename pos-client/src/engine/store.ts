@@ -1,4 +1,4 @@
-import type { ReservationChange, StockRow, TillOp } from '@tillsync/sync-protocol';
+import type { CatalogProduct, ReservationChange, StockRow, TillOp } from '@tillsync/sync-protocol';
 import type { TillDb } from './db.js';
 
 /*
@@ -6,15 +6,7 @@ import type { TillDb } from './db.js';
  * (Till and SyncAgent wrap related writes in `db.transaction`).
  */
 
-export interface Product {
-  sku: string;
-  name: string;
-  barcode: string | null;
-  category: string | null;
-  priceMinor: number;
-  currency: string;
-  active: boolean;
-}
+export type Product = CatalogProduct;
 
 export interface HeldOrder {
   orderId: string;

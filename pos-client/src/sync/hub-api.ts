@@ -1,3 +1,4 @@
+import { CatalogProduct } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import type { Product } from '../engine/store.js';
 
@@ -13,20 +14,7 @@ const EnrolmentReply = z.object({
   token: z.string(),
 });
 
-const ProductPage = z.object({
-  items: z.array(
-    z.object({
-      sku: z.string(),
-      name: z.string(),
-      barcode: z.string().nullable(),
-      category: z.string().nullable(),
-      priceMinor: z.number().int(),
-      currency: z.string(),
-      active: z.boolean(),
-    }),
-  ),
-  nextCursor: z.string().nullable(),
-});
+const ProductPage = z.object({ items: z.array(CatalogProduct), nextCursor: z.string().nullable() });
 
 export class HubRequestError extends Error {
   constructor(
