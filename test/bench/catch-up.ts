@@ -35,6 +35,16 @@ async function run(
     });
     for (let i = 0; i < N; i++) till.sell({ lines: [{ ref: skus[i % SKUS]!, qty: 1 }] });
     const agent = new SyncAgent(till, { batchSize });
+    if (process.env.BENCH_TRACE) {
+      const ack = till.applyAck.bind(till);
+      let spent = 0;
+      till.applyAck = (a) => {
+        const t0 = performance.now();
+        ack(a);
+        spent += performance.now() - t0;
+        console.log(`ack ${a.lastAckedSeq}: till side ${(performance.now() - t0).toFixed(1)} ms (total ${spent.toFixed(0)})`);
+      };
+    }
     const started = performance.now();
     agent.start();
     await agent.drained(600_000);
@@ -53,9 +63,10 @@ async function run(
 }
 
 const dbs: Array<'pglite' | 'postgres'> = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+const batchSizes = (process.env.BATCHES ?? '100,500').split(',').map(Number);
 const rows: string[] = [];
 for (const db of dbs) {
-  for (const batchSize of [100, 500]) {
+  for (const batchSize of batchSizes) {
     const r = await run(db, batchSize);
     rows.push(`| ${db} | ${N} | ${batchSize} | ${r.seconds.toFixed(2)} | ${Math.round(r.opsPerSecond)} |`);
   }

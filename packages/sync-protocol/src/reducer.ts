@@ -172,13 +172,6 @@ export function applyEffect(
   laterOnHand = 0,
 ): { row: StockRow; movement: Movement } {
   const version = row.version + 1;
-  const base = {
-    locationId: row.locationId,
-    sku: row.sku,
-    reason: effect.reason,
-    hlc,
-    versionAfter: version,
-  };
   const stale = row.countHlc !== null && hlc < row.countHlc;
 
   switch (effect.kind) {
@@ -195,8 +188,7 @@ export function applyEffect(
       };
       return {
         row: next,
-        movement: {
-          ...base,
+        movement: movement(next, effect.reason, hlc, {
           dOnHand,
           dReserved: d.reserved,
           dIncoming: d.incoming,
@@ -204,10 +196,9 @@ export function applyEffect(
           absorbedOnHand: d.onHand - dOnHand,
           counted: null,
           outcome: stale && d.onHand !== 0 ? 'absorbed' : 'applied',
-          onHandAfter: next.onHand,
           // Only a change that lowers available can oversell (a pickup leaves available as it was).
           oversell: available(next) < available(row) && available(next) < 0,
-        },
+        }),
       };
     }
     case 'count': {
@@ -216,8 +207,7 @@ export function applyEffect(
         : { ...row, onHand: effect.counted + laterOnHand, countHlc: hlc, version };
       return {
         row: next,
-        movement: {
-          ...base,
+        movement: movement(next, effect.reason, hlc, {
           dOnHand: next.onHand - row.onHand,
           dReserved: 0,
           dIncoming: 0,
@@ -225,17 +215,15 @@ export function applyEffect(
           absorbedOnHand: 0,
           counted: effect.counted,
           outcome: stale ? 'superseded' : 'applied',
-          onHandAfter: next.onHand,
           oversell: false,
-        },
+        }),
       };
     }
     case 'reorder_point': {
       const next: StockRow = { ...row, reorderPoint: effect.reorderPoint, version };
       return {
         row: next,
-        movement: {
-          ...base,
+        movement: movement(next, effect.reason, hlc, {
           dOnHand: 0,
           dReserved: 0,
           dIncoming: 0,
@@ -243,12 +231,39 @@ export function applyEffect(
           absorbedOnHand: 0,
           counted: null,
           outcome: 'applied',
-          onHandAfter: next.onHand,
           oversell: false,
-        },
+        }),
       };
     }
   }
+}
+
+type MovementChange = Pick<
+  Movement,
+  'dOnHand' | 'dReserved' | 'dIncoming' | 'dDamaged' | 'absorbedOnHand' | 'counted' | 'outcome' | 'oversell'
+>;
+
+/**
+ * A movement written field by field: object spreads that grow an object past a dozen properties
+ * push V8 into slow dictionary objects, and this runs once per effect on every sync.
+ */
+function movement(after: StockRow, reason: MovementReason, hlc: Hlc, c: MovementChange): Movement {
+  return {
+    locationId: after.locationId,
+    sku: after.sku,
+    reason,
+    hlc,
+    dOnHand: c.dOnHand,
+    dReserved: c.dReserved,
+    dIncoming: c.dIncoming,
+    dDamaged: c.dDamaged,
+    absorbedOnHand: c.absorbedOnHand,
+    counted: c.counted,
+    outcome: c.outcome,
+    onHandAfter: after.onHand,
+    versionAfter: after.version,
+    oversell: c.oversell,
+  };
 }
 
 /** What the reducer needs to know about rows and history it does not hold itself. */
