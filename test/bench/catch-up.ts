@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enrolTill, SyncAgent } from '@tillsync/pos-client';
-import { TestHubServer } from '../e2e/helpers/hub-process.js';
+import { TestHubServer } from '../e2e/helpers/test-hub-server.js';
 
 const N = Number(process.env.N ?? 10_000);
 const SKUS = 200;

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';
 import { runTillCli } from '../../pos-client/src/cli/main.js';
-import { TestHubServer } from './helpers/hub-process.js';
+import { TestHubServer } from './helpers/test-hub-server.js';
 
 describe(`the till command line against a real hub (${testDbKind()})`, () => {
   let hub: TestHubServer;

@@ -3,7 +3,7 @@ import type { TillOp } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ledgerMismatches } from '../../hub/test/helpers/fixtures.js';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';
-import { TestHubServer } from './helpers/hub-process.js';
+import { TestHubServer } from './helpers/test-hub-server.js';
 import { expectConverged, expectLedgerOnce, startTill, type TestTill } from './helpers/tills.js';
 
 describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, () => {

@@ -5,7 +5,7 @@ import { enrolTill, SyncAgent, type SyncAgentOptions, Till } from '@tillsync/pos
 import { effectsOf, type StockRow, stockChecksum, type TillOp } from '@tillsync/sync-protocol';
 import { expect } from 'vitest';
 import { locationRows } from '../../../hub/src/sync/stock-feed.js';
-import type { TestHubServer } from './hub-process.js';
+import type { TestHubServer } from './test-hub-server.js';
 
 /** Fast timings for tests: quick reconnects, frequent drift checks. */
 export const FAST: SyncAgentOptions = {
