@@ -5,7 +5,9 @@ import type { Database } from './db/database.js';
 import { installErrorHandler } from './http/error-handler.js';
 import auth from './plugins/app/auth.js';
 import jobs from './plugins/app/jobs.js';
+import orders from './plugins/app/orders.js';
 import stockWriter from './plugins/app/stock-writer.js';
+import webhooks, { type WebhookPluginOptions } from './plugins/app/webhooks.js';
 import db from './plugins/external/db.js';
 import rateLimit from './plugins/external/rate-limit.js';
 import swagger from './plugins/external/swagger.js';
@@ -14,10 +16,13 @@ import reservationFeed from './sync/reservation-feed.js';
 import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {
-  config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'>;
+  config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'> &
+    Partial<Pick<HubConfig, 'orderTtlSeconds'>>;
   db: Database;
   /** Start background jobs on ready (default true; tests run them by hand). */
   jobs?: boolean;
+  /** Webhook delivery tuning (tests shorten the timeout and backoff). */
+  webhooks?: WebhookPluginOptions;
 }
 
 /** The hub's HTTP application (not listening yet): plugins, then routes. */
@@ -25,6 +30,7 @@ export async function buildApp({
   config,
   db: database,
   jobs: runJobs = true,
+  webhooks: webhookOptions = {},
 }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
@@ -44,6 +50,8 @@ export async function buildApp({
   await app.register(stockWriter);
   await app.register(reservationFeed);
   await app.register(jobs, { autoStart: runJobs });
+  await app.register(orders, { ttlSeconds: config.orderTtlSeconds });
+  await app.register(webhooks, webhookOptions);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(v1, { prefix: '/v1' });

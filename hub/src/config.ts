@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export const DEFAULT_ORDER_TTL_SECONDS = 900;
+
 /** Hub settings, read once from the environment. Every field is documented in the README. */
 export const HubConfig = z.object({
   /** Postgres connection string; when absent the hub runs on embedded PGlite. */
@@ -15,6 +17,8 @@ export const HubConfig = z.object({
   bodyLimit: z.coerce.number().int().positive().default(1_048_576),
   /** Requests per minute per token (or per IP when unauthenticated). */
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
+  /** How long an unpaid (pending) online order holds its reservation. */
+  orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
 });
 export type HubConfig = z.infer<typeof HubConfig>;
 
@@ -28,5 +32,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
+    orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
   });
 }

@@ -12,7 +12,9 @@ export type EventType =
   | 'order.returned'
   | 'order.at_risk'
   | 'order.reallocated'
-  | 'stock.changed';
+  | 'stock.changed'
+  /** Sent to one webhook on request (POST /v1/webhooks/{id}/test); nobody subscribes to it. */
+  | 'webhook.test';
 
 export interface HubEvent {
   eventId: string;

@@ -8,8 +8,11 @@ import {
 } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import type { Queryable } from '../db/database.js';
+import { pgErrorCode } from '../errors.js';
 import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
 import type { LedgerOp } from '../services/ledger.js';
+import { reallocateBrokenReservations, recordTillPickup } from '../services/orders/index.js';
+import type { ReservationChangeAt, ReservationFeed } from './reservation-feed.js';
 import { recordTillTransfers } from './till-transfers.js';
 
 /*
@@ -48,13 +51,41 @@ interface Rejection {
 
 export class MalformedBatchError extends Error {}
 
-/** Apply a batch; `origin` is the pushing connection (it gets its rows in the ack, not the broadcast). */
+export interface PushContext {
+  stock: StockWriter;
+  reservations: ReservationFeed;
+}
+
+/** Postgres aborts one of two deadlocked transactions; the batch is simply tried again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/**
+ * Apply a batch; `origin` is the pushing connection (it gets its rows in the ack, not the
+ * broadcast). A batch aborted by a deadlock is retried a few times before the till is told to retry.
+ */
 export async function applyPush(
-  writer: StockWriter,
+  ctx: PushContext,
   device: PushingDevice,
   rawOps: unknown[],
   origin?: string,
 ): Promise<Ack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyPushOnce(ctx, device, rawOps, origin);
+    } catch (err) {
+      if (attempt >= 3 || !RETRYABLE.has(pgErrorCode(err) ?? '')) throw err;
+    }
+  }
+}
+
+async function applyPushOnce(
+  ctx: PushContext,
+  device: PushingDevice,
+  rawOps: unknown[],
+  origin?: string,
+): Promise<Ack> {
+  const writer = ctx.stock;
+  const reservationChanges: ReservationChangeAt[] = [];
   const envelopes = rawOps.map((raw, i) => {
     const env = Envelope.safeParse(raw);
     if (!env.success) throw new MalformedBatchError(`ops[${i}] has no valid seq`);
@@ -130,6 +161,14 @@ export async function applyPush(
     if (accepted.length > 0) {
       await apply(accepted);
       await recordTillTransfers(tx, acceptedOps);
+      for (const op of acceptedOps) {
+        if (op.type !== 'pickup') continue;
+        reservationChanges.push(...(await recordTillPickup(tx, { ...op, deviceId: device.deviceId })));
+      }
+      // Offline sales may have eaten units promised online: move those promises or flag them.
+      reservationChanges.push(
+        ...(await reallocateBrokenReservations(tx, apply, [device.locationId], writer.clock)),
+      );
     }
     await remember(tx, device, applied, rejected);
     await tx.query('UPDATE devices SET last_acked_seq = $2, last_seen_at = now() WHERE id = $1', [
@@ -138,6 +177,7 @@ export async function applyPush(
     ]);
     return { lastAckedSeq: acked, results };
   }, origin);
+  ctx.reservations.publish(reservationChanges);
   const own = commits.filter((c) => c.locationId === device.locationId);
   return { ...result, stock: own.flatMap(stockPushes) };
 }

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
+import type { ReservationChange } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Queryable } from '../db/database.js';
 
 /** One allocation's new state at a location, as the tills of that location must learn it. */
 export interface ReservationChangeAt {
@@ -34,3 +36,22 @@ export default fp(
   },
   { name: 'reservation-feed' },
 );
+
+/** Everything held at a location now: the snapshot a till gets after hello. */
+export async function heldReservations(db: Queryable, locationId: string): Promise<ReservationChange[]> {
+  const { rows } = await db.query<{ order_id: string; sku: string; qty: number; expires_at: Date | null }>(
+    `SELECT a.order_id, a.sku, sum(a.qty)::int AS qty, o.expires_at
+     FROM allocations a JOIN orders o ON o.id = a.order_id
+     WHERE a.location_id = $1 AND a.status = 'held'
+     GROUP BY a.order_id, a.sku, o.expires_at
+     ORDER BY a.order_id, a.sku`,
+    [locationId],
+  );
+  return rows.map((r) => ({
+    orderId: r.order_id,
+    sku: r.sku,
+    qty: r.qty,
+    status: 'held',
+    expiresAt: r.expires_at?.getTime() ?? null,
+  }));
+}

@@ -16,7 +16,7 @@ import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import { authenticate } from '../services/tokens.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
 import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
-import type { ReservationChangeAt } from './reservation-feed.js';
+import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
 import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
 /*
@@ -154,7 +154,14 @@ async function onConnection(
         ),
       );
     }
-    void serial(() => applyPush(app.stock, socket.data, batch.data.ops, socket.id)).then(
+    void serial(() =>
+      applyPush(
+        { stock: app.stock, reservations: app.reservationFeed },
+        socket.data,
+        batch.data.ops,
+        socket.id,
+      ),
+    ).then(
       (outcome) => reply({ ok: true, value: outcome }),
       (err: unknown) => reply(failure(app, err, deviceId)),
     );
@@ -209,6 +216,7 @@ async function onConnection(
     lastAckedSeq: device.rows[0]?.last_acked_seq ?? 0,
     stockCursor: String(cursor),
   });
+  socket.emit('reservations', { snapshot: true, changes: await heldReservations(app.db, locationId) });
 }
 
 function fail(code: ProtocolError['code'], message: string): Reply<never> {

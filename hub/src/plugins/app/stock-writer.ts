@@ -3,6 +3,7 @@ import { HybridClock, type StockRow } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Database, Queryable } from '../../db/database.js';
+import { emitEvent } from '../../services/events.js';
 import { type AppliedBatch, applyOps, type LedgerOp } from '../../services/ledger.js';
 
 export type ChangedRow = StockRow & { changeSeq: number };
@@ -47,8 +48,8 @@ export class StockWriter {
     const byLocation = new Map<string, LocationCommit>();
     // Latest state per (location, sku), in last-written order: a Map keeps big writes linear.
     const rowsOf = new Map<string, Map<string, ChangedRow>>();
-    const result = await this.db.transaction((tx) =>
-      fn(tx, async (ops) => {
+    const result = await this.db.transaction(async (tx) => {
+      const value = await fn(tx, async (ops) => {
         const batch = await applyOps(tx, ops);
         for (const row of batch.rows) {
           const c = byLocation.get(row.locationId) ?? {
@@ -68,8 +69,22 @@ export class StockWriter {
           byLocation.set(row.locationId, c);
         }
         return batch;
-      }),
-    );
+      });
+      // Webhooks hear of stock changes from the same transaction: one event per location.
+      for (const [locationId, rows] of rowsOf) {
+        const changed = [...rows.values()].map((r) => ({
+          sku: r.sku,
+          onHand: r.onHand,
+          reserved: r.reserved,
+          available: r.onHand - r.reserved,
+          incoming: r.incoming,
+          damaged: r.damaged,
+          version: r.version,
+        }));
+        await emitEvent(tx, 'stock.changed', { locationId, rows: changed }, locationId);
+      }
+      return value;
+    });
     const commits = [...byLocation.values()].map((c) => ({
       ...c,
       rows: [...(rowsOf.get(c.locationId)?.values() ?? [])],

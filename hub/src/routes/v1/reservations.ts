@@ -1,6 +1,68 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { principalOf } from '../../plugins/app/auth.js';
+import { ErrorBody, errorResponses } from '../../schemas/common.js';
+import { LocationParams } from '../../schemas/inventory.js';
+import { Hold, HoldChange, HoldCreate, IdempotencyHeaders } from '../../schemas/orders.js';
+import { ORDER_WRITERS, releaseHold, reserveHold } from '../../services/orders/index.js';
 
+const tags = ['reservations'];
+const idempotency =
+  'Idempotency-Key required (per token): a retry replays the first answer; 422 with another body.';
+
+/** Holds for channels that run their own orders, keyed by their own order reference. */
 const routes: FastifyPluginAsyncZod = async (app) => {
-  void app;
+  app.post(
+    '/locations/:locationId/inventory/reserve',
+    {
+      preHandler: app.authorize(ORDER_WRITERS),
+      schema: {
+        tags,
+        summary: 'Hold units at a location under your order reference',
+        description:
+          'Checked under row locks like an order (safety stock kept back): 409 insufficient_stock and ' +
+          `nothing held when a line cannot be served. ${idempotency}`,
+        params: LocationParams,
+        headers: IdempotencyHeaders,
+        body: HoldCreate,
+        response: { 200: Hold, ...errorResponses, 409: ErrorBody, 422: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = await reserveHold(
+        app.orders,
+        principalOf(request),
+        request.params.locationId,
+        request.headers['idempotency-key'],
+        request.body,
+      );
+      return reply.status(200).send(body);
+    },
+  );
+
+  app.post(
+    '/locations/:locationId/inventory/release',
+    {
+      preHandler: app.authorize(ORDER_WRITERS),
+      schema: {
+        tags,
+        summary: 'Release units your order reference holds at a location',
+        description: `409 insufficient_hold when the reference holds less than a line releases. ${idempotency}`,
+        params: LocationParams,
+        headers: IdempotencyHeaders,
+        body: HoldChange,
+        response: { 200: Hold, ...errorResponses, 409: ErrorBody, 422: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = await releaseHold(
+        app.orders,
+        principalOf(request),
+        request.params.locationId,
+        request.headers['idempotency-key'],
+        request.body,
+      );
+      return reply.status(200).send(body);
+    },
+  );
 };
 export default routes;

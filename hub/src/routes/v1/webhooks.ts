@@ -1,6 +1,126 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import {
+  AttemptListQuery,
+  TestDelivery,
+  Webhook,
+  WebhookAttempt,
+  WebhookCreate,
+  WebhookCreated,
+  WebhookId,
+  WebhookListQuery,
+} from '../../schemas/webhooks.js';
+import {
+  createWebhook,
+  deactivateWebhook,
+  enqueueTestEvent,
+  getWebhook,
+  listAttempts,
+  listWebhooks,
+} from '../../services/webhooks/subscriptions.js';
 
+const Params = z.strictObject({ webhookId: WebhookId });
+const tags = ['webhooks'];
+const WRITERS = ['admin'] as const;
+const READERS = ['admin', 'hq'] as const;
+
+const signing =
+  'Each delivery is a POST of {eventId, type, createdAt, data} with headers x-tillsync-event-id, ' +
+  'x-tillsync-event-type, x-tillsync-timestamp (unix seconds) and x-tillsync-signature: ' +
+  'v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>. A 2xx answer within 10 s delivers it; ' +
+  'anything else is retried with exponential backoff (about 5 s, doubling, capped at 1 h) up to 10 ' +
+  'attempts. Delivery is at-least-once: de-duplicate on eventId.';
+
+/** Outbound webhooks for order and stock events: subscriptions and their delivery log. */
 const routes: FastifyPluginAsyncZod = async (app) => {
-  void app;
+  app.post(
+    '/webhooks',
+    {
+      preHandler: app.authorize(WRITERS),
+      schema: {
+        tags,
+        summary: 'Subscribe a URL to events (exact types, or "order.*"); the secret is shown once',
+        description: signing,
+        body: WebhookCreate,
+        response: { 201: WebhookCreated, ...errorResponses },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await createWebhook(app.db, request.body)),
+  );
+
+  app.get(
+    '/webhooks',
+    {
+      preHandler: app.authorize(READERS),
+      schema: {
+        tags,
+        summary: 'List webhooks (filter by active; cursor pagination)',
+        querystring: WebhookListQuery,
+        response: { 200: page(Webhook), ...errorResponses },
+      },
+    },
+    async (request) => listWebhooks(app.db, request.query),
+  );
+
+  app.get(
+    '/webhooks/:webhookId',
+    {
+      preHandler: app.authorize(READERS),
+      schema: {
+        tags,
+        summary: 'One webhook (without its secret)',
+        params: Params,
+        response: { 200: Webhook, ...errorResponses },
+      },
+    },
+    async (request) => getWebhook(app.db, request.params.webhookId),
+  );
+
+  app.delete(
+    '/webhooks/:webhookId',
+    {
+      preHandler: app.authorize(WRITERS),
+      schema: {
+        tags,
+        summary: 'Deactivate a webhook: no new deliveries, pending ones canceled (its log is kept)',
+        params: Params,
+        response: { 200: Webhook, ...errorResponses },
+      },
+    },
+    async (request) => deactivateWebhook(app.db, request.params.webhookId),
+  );
+
+  app.get(
+    '/webhooks/:webhookId/deliveries',
+    {
+      preHandler: app.authorize(READERS),
+      schema: {
+        tags,
+        summary: 'The delivery log: every attempt, newest first (filter by eventId)',
+        params: Params,
+        querystring: AttemptListQuery,
+        response: { 200: page(WebhookAttempt), ...errorResponses },
+      },
+    },
+    async (request) => listAttempts(app.db, request.params.webhookId, request.query),
+  );
+
+  app.post(
+    '/webhooks/:webhookId/test',
+    {
+      preHandler: app.authorize(WRITERS),
+      schema: {
+        tags,
+        summary: 'Queue a "webhook.test" event for this webhook only',
+        description: '409 webhook_inactive when the webhook is deactivated.',
+        params: Params,
+        response: { 202: TestDelivery, ...errorResponses, 409: ErrorBody },
+      },
+    },
+    async (request, reply) =>
+      reply.status(202).send(await enqueueTestEvent(app.db, request.params.webhookId)),
+  );
 };
+
 export default routes;
