@@ -42,7 +42,9 @@ async function run(
         const t0 = performance.now();
         ack(a);
         spent += performance.now() - t0;
-        console.log(`ack ${a.lastAckedSeq}: till side ${(performance.now() - t0).toFixed(1)} ms (total ${spent.toFixed(0)})`);
+        console.log(
+          `ack ${a.lastAckedSeq}: till side ${(performance.now() - t0).toFixed(1)} ms (total ${spent.toFixed(0)})`,
+        );
       };
     }
     const started = performance.now();
