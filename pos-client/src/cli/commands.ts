@@ -21,6 +21,8 @@ export const HELP = `commands:
   count <sku>=<counted> ...
   receive <sku>:<qty> ... [--ref <reference>]
   adjust <damage|shrink|found|dispose> <sku>:<qty> ...
+  pickups                                   online orders waiting to be collected here
+  pickup <order id>                         hand an order over
   stock <sku|barcode>
   status
   help`;
@@ -73,6 +75,17 @@ export function runCommand(words: string[], ctx: CommandContext): void {
         throw new TillError('invalid_input', 'adjust needs a reason: damage, shrink, found or dispose');
       const op = till.adjust(parsed.data, lines.map(qtyLine));
       out(`adjusted (op ${op.seq})`);
+      return;
+    }
+    case 'pickups': {
+      const orders = till.pickupOrders();
+      if (orders.length === 0) out('no pickup orders waiting');
+      for (const o of orders) out(`${o.orderId}: ${o.lines.map((l) => `${l.qty} × ${l.sku}`).join(', ')}`);
+      return;
+    }
+    case 'pickup': {
+      const op = till.pickup(args[0] ?? '');
+      out(`handed over order ${args[0]} (op ${op.seq})`);
       return;
     }
     case 'stock': {
