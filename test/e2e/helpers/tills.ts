@@ -61,14 +61,26 @@ export async function startTill(
   return t;
 }
 
-/** Invariant 2: once quiet, a till's view of its location equals the hub's rows. */
-export async function expectConverged(hub: TestHubServer, t: TestTill): Promise<void> {
+/**
+ * Invariant 2: once quiet, a till's view of its location equals the hub's rows. "Quiet" includes
+ * the hub's pushes of other tills' changes still on the wire, so compare until equal (or time out).
+ */
+export async function expectConverged(hub: TestHubServer, t: TestTill, timeoutMs = 5_000): Promise<void> {
   await t.agent.drained();
   const locationId = t.till.enrolment!.locationId;
-  const hubRows = await locationRows(hub.db, locationId);
   const byKey = (a: StockRow, b: StockRow) => a.sku.localeCompare(b.sku);
-  expect(t.till.store.allStock().sort(byKey)).toEqual(hubRows.sort(byKey));
-  expect(stockChecksum(t.till.store.allBase())).toBe(stockChecksum(hubRows));
+  const views = async () => ({
+    till: t.till.store.allStock().sort(byKey),
+    hub: (await locationRows(hub.db, locationId)).sort(byKey),
+  });
+  const deadline = Date.now() + timeoutMs;
+  let seen = await views();
+  while (JSON.stringify(seen.till) !== JSON.stringify(seen.hub) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    seen = await views();
+  }
+  expect(seen.till).toEqual(seen.hub);
+  expect(stockChecksum(t.till.store.allBase())).toBe(stockChecksum(seen.hub));
 }
 
 /** Invariant 1: every op is in the hub's ledger exactly once: one movement per effect, no more. */
