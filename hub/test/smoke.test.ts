@@ -16,6 +16,29 @@ describe(`hub boots on ${testDbKind()}`, () => {
     expect(docs.body).toMatchObject({ openapi: expect.stringMatching(/^3\./) });
   });
 
+  it('documents every /v1 route in OpenAPI', async () => {
+    // Rebuild full paths from Fastify's route tree ("│   ├── /:sku (GET, PATCH)").
+    const routes: string[] = [];
+    const stack: string[] = [];
+    for (const line of hub.app.printRoutes({ commonPrefix: false }).split('\n')) {
+      const m = /^([│ ]*)[├└]── (\S+) \(([^)]+)\)/.exec(line);
+      if (!m) continue;
+      const depth = m[1]!.length / 4;
+      const path = (stack[depth - 1] ?? '') + m[2]!;
+      stack[depth] = path;
+      if (!path.startsWith('/v1/')) continue;
+      for (const method of m[3]!.split(', ')) if (method !== 'HEAD') routes.push(`${method} ${path}`);
+    }
+    const docs = (await hub.request({ method: 'GET', url: '/docs/json' })).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const documented = Object.entries(docs.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+    );
+    expect(routes.length).toBeGreaterThan(40);
+    expect(routes.filter((r) => !documented.includes(r))).toEqual([]);
+  });
+
   it('answers unknown routes with the JSON error shape', async () => {
     const res = await hub.request({ method: 'GET', url: '/v1/nope' });
     expect(res.statusCode).toBe(404);
