@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
 import { ConflictError, NotFoundError, PG, pgErrorCode, UnauthorizedError } from '../errors.js';
+import { decodeCursor, pageOf } from '../http/pagination.js';
 import { formatDeviceToken, hashSecret, newSecret } from './tokens.js';
 
 /*
@@ -110,4 +111,54 @@ export async function findDevice(db: Queryable, deviceId: string): Promise<Devic
     deviceId,
   ]);
   return rows[0] ?? null;
+}
+
+/** A device with what HQ needs to see of its sync: the REST view. */
+interface DeviceRow {
+  id: string;
+  location_id: string;
+  name: string;
+  enrolled_at: Date | null;
+  revoked_at: Date | null;
+  last_acked_seq: number;
+  last_seen_at: Date | null;
+  connected: boolean | null;
+  outbox_depth: number | null;
+  oldest_unsynced_age_ms: number | null;
+  clock_offset_ms: number | null;
+  app_version: string | null;
+  last_heartbeat_at: Date | null;
+}
+
+const toDevice = (r: DeviceRow) => ({
+  id: r.id,
+  locationId: r.location_id,
+  name: r.name,
+  enrolled: r.enrolled_at !== null,
+  revoked: r.revoked_at !== null,
+  lastAckedSeq: r.last_acked_seq,
+  lastSeenAt: r.last_seen_at?.toISOString() ?? null,
+  connected: r.connected ?? false,
+  outboxDepth: r.outbox_depth,
+  oldestUnsyncedAgeMs: r.oldest_unsynced_age_ms,
+  clockOffsetMs: r.clock_offset_ms,
+  appVersion: r.app_version,
+  lastHeartbeatAt: r.last_heartbeat_at?.toISOString() ?? null,
+});
+
+export async function listDevices(
+  db: Queryable,
+  f: { locationId?: string | null | undefined; limit: number; cursor?: string | undefined },
+) {
+  const after = f.cursor ? String(decodeCursor(f.cursor, 1)[0]) : '';
+  const { rows } = await db.query<DeviceRow>(
+    `SELECT d.id, d.location_id, d.name, d.enrolled_at, d.revoked_at, d.last_acked_seq, d.last_seen_at,
+            s.connected, s.outbox_depth, s.oldest_unsynced_age_ms, s.clock_offset_ms, s.app_version,
+            s.last_heartbeat_at
+     FROM devices d LEFT JOIN device_status s ON s.device_id = d.id
+     WHERE ($1::text IS NULL OR d.location_id = $1) AND d.id > $2
+     ORDER BY d.id LIMIT $3`,
+    [f.locationId ?? null, after, f.limit + 1],
+  );
+  return pageOf(rows, f.limit, (r) => [r.id], toDevice);
 }

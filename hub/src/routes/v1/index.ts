@@ -6,6 +6,7 @@ import movements from './movements.js';
 import orders from './orders.js';
 import products from './products.js';
 import reservations from './reservations.js';
+import sync from './sync.js';
 import transfers from './transfers.js';
 import webhooks from './webhooks.js';
 
@@ -17,6 +18,7 @@ export default async function v1(app: FastifyInstance): Promise<void> {
   await app.register(transfers);
   await app.register(movements);
   await app.register(devices);
+  await app.register(sync);
   await app.register(orders);
   await app.register(reservations);
   await app.register(webhooks);
