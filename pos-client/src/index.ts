@@ -1,3 +1,9 @@
+export type * from './app/cashier-api.js';
+export { CashierApiError } from './app/cashier-error.js';
+export { type CashierServiceOptions, createCashierService, watchTillState } from './app/cashier-service.js';
+export { httpCashierApi } from './app/http-client.js';
+export { startTillApp, type TillApp, type TillAppOptions } from './app/till-app.js';
+export { startUiServer, type UiServer, type UiServerOptions } from './app/ui-server.js';
 export { openTillDb } from './engine/db.js';
 export * from './engine/errors.js';
 export type { HeldOrder, OutboxEntry, Product, Receipt, ReceiptLine, RejectedOp } from './engine/store.js';

@@ -2,6 +2,7 @@
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startTillApp } from '../app/till-app.js';
 import { TillError } from '../engine/errors.js';
 import { Till } from '../engine/till.js';
 import { SyncAgent } from '../sync/agent.js';
@@ -13,6 +14,7 @@ import { HELP, runCommand } from './commands.js';
  *   till enrol --hub http://127.0.0.1:8080 --code ABCDE-FGHJK   first start
  *   till run                                                     sync, and ring sales from a prompt
  *   till sync                                                    push everything waiting, then exit
+ *   till serve [--port N]                                        sync, and serve the cashier UI on 127.0.0.1
  *   till sell LIP-RED:2 / till status / …                        one action (no other till process running)
  * The data directory is --data, else TILL_DATA_DIR, else ./till-data.
  */
@@ -32,7 +34,12 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { data: { type: 'string' }, hub: { type: 'string' }, code: { type: 'string' } },
+    options: {
+      data: { type: 'string' },
+      hub: { type: 'string' },
+      code: { type: 'string' },
+      port: { type: 'string' },
+    },
   });
   const dataDir = String(values.data ?? env.TILL_DATA_DIR ?? './till-data');
   const command = positionals[0];
@@ -54,6 +61,7 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
       till.close();
       return 0;
     }
+    if (command === 'serve') return await serve(dataDir, values.port, io);
     const till = Till.open({ dataDir });
     try {
       if (command === 'run') return await shell(till, io);
@@ -77,6 +85,23 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
     io.err(err instanceof Error ? err.message : String(err));
     return err instanceof TillError ? 2 : 1;
   }
+}
+
+/** `till serve`: the cashier UI in a browser, until Ctrl-C. */
+async function serve(dataDir: string, portFlag: string | boolean | undefined, io: CliIo): Promise<number> {
+  const port = portFlag === undefined ? 0 : Number(portFlag);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new TillError('invalid_input', 'usage: till serve [--port <0-65535>]');
+  const app = await startTillApp({ dataDir, port });
+  app.agent.on('state', (s) => io.out(`[sync] ${s.state}${s.lastError ? `: ${s.lastError}` : ''}`));
+  io.out(`cashier UI: ${app.url}`);
+  io.out('open that address in a browser on this machine (it holds the session key); Ctrl-C stops the till');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await app.close();
+  return 0;
 }
 
 /** `till run`: sync in the background and read commands from the prompt until EOF or Ctrl-C. */

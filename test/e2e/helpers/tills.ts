@@ -65,7 +65,11 @@ export async function startTill(
  * Invariant 2: once quiet, a till's view of its location equals the hub's rows. "Quiet" includes
  * the hub's pushes of other tills' changes still on the wire, so compare until equal (or time out).
  */
-export async function expectConverged(hub: TestHubServer, t: TestTill, timeoutMs = 5_000): Promise<void> {
+export async function expectConverged(
+  hub: TestHubServer,
+  t: Pick<TestTill, 'till' | 'agent'>,
+  timeoutMs = 5_000,
+): Promise<void> {
   await t.agent.drained();
   const locationId = t.till.enrolment!.locationId;
   const byKey = (a: StockRow, b: StockRow) => a.sku.localeCompare(b.sku);
