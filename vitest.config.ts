@@ -24,6 +24,10 @@ export default defineConfig({
           include: ['pos-client/src/**/*.test.ts', 'pos-client/test/**/*.test.ts'],
         },
       },
+      {
+        extends: true,
+        test: { name: 'demo', include: ['test/demo/**/*.test.ts'], testTimeout: 120_000 },
+      },
       ...databases.map((db) => ({
         extends: true as const,
         test: {

@@ -1,3 +1,5 @@
+import type { Database } from '../db/database.js';
+
 /** Where a command writes and what environment it reads: the real process, or a test's capture. */
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -8,7 +10,7 @@ export interface CliIo {
 /** A command's result; long-running commands (serve, demo) also hand back a way to stop them. */
 export interface CliOutcome {
   exitCode: number;
-  running?: { url: string; close(): Promise<void> };
+  running?: { url: string; db: Database; close(): Promise<void> };
 }
 
 /** Bad command-line usage: printed with the usage text, exit code 2. */

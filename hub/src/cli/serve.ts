@@ -53,7 +53,7 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     }
     say(io);
     say(io, 'Press Ctrl+C to stop.');
-    return { exitCode: 0, running: { url, close: () => hub.close() } };
+    return { exitCode: 0, running: { url, db, close: () => hub.close() } };
   } catch (err) {
     await db.close();
     throw err;
