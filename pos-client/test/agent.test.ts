@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Enrolment, SyncAgent, type SyncState, Till } from '../src/index.js';
+import { SyncAgent, type SyncState, Till } from '../src/index.js';
+import { PARIS_TILL, product, removeDir, tempDir } from './helpers/till-fixture.js';
 
 /*
  * The sync agent with no hub to talk to: a closed loopback port, so every connection attempt is
@@ -12,13 +10,6 @@ import { type Enrolment, SyncAgent, type SyncState, Till } from '../src/index.js
  */
 
 const T0 = 1_700_000_000_000;
-const NO_HUB: Enrolment = {
-  deviceId: 'paris-1',
-  locationId: 'paris',
-  name: 'Paris till 1',
-  token: 'device-token',
-  hubUrl: 'http://127.0.0.1:1',
-};
 
 describe('the sync agent without a hub', () => {
   let dir: string;
@@ -45,22 +36,9 @@ describe('the sync agent without a hub', () => {
     vi.setSystemTime(T0);
     // Jitter pinned to the middle of each interval: delays of 500, 1000, 2000, then 2000 (cap 4000).
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    dir = mkdtempSync(join(tmpdir(), 'till-agent-'));
+    dir = tempDir('till-agent-');
     till = Till.open({ dataDir: dir });
-    till.saveCatalog(
-      [
-        {
-          sku: 'LIP-RED',
-          name: 'Red lipstick',
-          barcode: null,
-          category: null,
-          priceMinor: 1500,
-          currency: 'EUR',
-          active: true,
-        },
-      ],
-      T0,
-    );
+    till.saveCatalog([product('LIP-RED', 'Red lipstick', 1500)], T0);
     states = [];
   });
   afterEach(async () => {
@@ -68,11 +46,11 @@ describe('the sync agent without a hub', () => {
     till.close();
     vi.useRealTimers();
     vi.restoreAllMocks();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   it('goes connecting → waiting and retries after a growing, capped backoff', async () => {
-    till.saveEnrolment(NO_HUB);
+    till.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     expect(agent.state).toBe('connecting');
@@ -118,7 +96,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('keeps every sale in the outbox while it cannot reach the hub, and after it stops', async () => {
-    till.saveEnrolment(NO_HUB);
+    till.saveEnrolment(PARIS_TILL);
     till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
     agent = makeAgent();
     agent.start();
@@ -134,7 +112,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('stops for good: stop() twice is fine, and no retry fires afterwards', async () => {
-    till.saveEnrolment(NO_HUB);
+    till.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     await statesSeen(2);
@@ -148,7 +126,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('stops while still connecting, and the late connection error changes nothing', async () => {
-    till.saveEnrolment(NO_HUB);
+    till.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     await agent.stop();
@@ -158,7 +136,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('connects again at once when started after a stop', async () => {
-    till.saveEnrolment(NO_HUB);
+    till.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     await statesSeen(2);
@@ -173,7 +151,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('is refused, without retrying, when the till has no device token', async () => {
-    till.saveEnrolment({ ...NO_HUB, token: '' });
+    till.saveEnrolment({ ...PARIS_TILL, token: '' });
     agent = makeAgent();
     agent.start();
     expect(agent.status()).toEqual({

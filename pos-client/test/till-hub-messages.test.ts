@@ -1,17 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  Ack,
-  encodeHlc,
-  Hello,
-  type OpResult,
-  PROTOCOL_VERSION,
-  StockPush,
-  type StockRow,
-} from '@tillsync/sync-protocol';
+import { Ack, encodeHlc, Hello, type OpResult, PROTOCOL_VERSION } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Product, Till } from '../src/index.js';
+import { Till } from '../src/index.js';
+import { product, provision, removeDir, stockPush, stockRow, tempDir } from './helpers/till-fixture.js';
 
 /*
  * What the till does with the hub's messages, fed by hand (no socket): acks, stock pushes, hello
@@ -19,54 +9,12 @@ import { type Product, Till } from '../src/index.js';
  * sync agent does.
  */
 
-const CATALOG: Product[] = [
-  {
-    sku: 'LIP-RED',
-    name: 'Red lipstick',
-    barcode: null,
-    category: null,
-    priceMinor: 1500,
-    currency: 'EUR',
-    active: true,
-  },
-  {
-    sku: 'MASCARA',
-    name: 'Mascara',
-    barcode: null,
-    category: null,
-    priceMinor: 2200,
-    currency: 'EUR',
-    active: true,
-  },
+const CATALOG = [
+  product('LIP-RED', 'Red lipstick', 1500),
+  product('MASCARA', 'Mascara', 2200),
   // Listed in the till's catalogue before the hub stocks it anywhere.
-  {
-    sku: 'GLOSS-NEW',
-    name: 'New gloss',
-    barcode: null,
-    category: null,
-    priceMinor: 900,
-    currency: 'EUR',
-    active: true,
-  },
+  product('GLOSS-NEW', 'New gloss', 900),
 ];
-
-function row(sku: string, fields: Partial<StockRow>): StockRow {
-  return {
-    locationId: 'paris',
-    sku,
-    onHand: 0,
-    reserved: 0,
-    incoming: 0,
-    damaged: 0,
-    reorderPoint: 0,
-    version: 1,
-    countHlc: null,
-    ...fields,
-  };
-}
-
-const push = (fromCursor: string, cursor: string, rows: StockRow[]) =>
-  StockPush.parse({ fromCursor, cursor, rows });
 
 describe('a till applying what the hub sends', () => {
   let dir: string;
@@ -74,14 +22,6 @@ describe('a till applying what the hub sends', () => {
   let till: Till;
 
   const open = () => Till.open({ dataDir: dir, now: () => now });
-  const enrol = (t: Till) =>
-    t.saveEnrolment({
-      deviceId: 'paris-1',
-      locationId: 'paris',
-      name: 'Paris till 1',
-      token: 'device-token',
-      hubUrl: 'http://127.0.0.1:1',
-    });
   const sellOne = (sku: string) => till.sell({ lines: [{ ref: sku, qty: 1 }] });
   const outboxSeqs = () => till.pendingBatch(100).map((e) => e.seq);
   const opId = (seq: number) => till.pendingBatch(100).find((e) => e.seq === seq)?.opId ?? '';
@@ -100,19 +40,21 @@ describe('a till applying what the hub sends', () => {
     });
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'till-hub-msgs-'));
+    dir = tempDir('till-hub-msgs-');
     now = 1_700_000_000_000;
-    till = open();
-    enrol(till);
-    till.saveCatalog(CATALOG, now);
     // The hub's rows at cursor 1: 10 lipsticks (version 3), 5 mascaras (version 1).
-    till.applyStockPush(
-      push('0', '1', [row('LIP-RED', { onHand: 10, version: 3 }), row('MASCARA', { onHand: 5 })]),
-    );
+    till = provision(open(), {
+      catalog: CATALOG,
+      at: now,
+      stock: stockPush('0', '1', [
+        stockRow('LIP-RED', { onHand: 10, version: 3 }),
+        stockRow('MASCARA', { onHand: 5 }),
+      ]),
+    });
   });
   afterEach(() => {
     till.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   describe('acks', () => {
@@ -126,7 +68,7 @@ describe('a till applying what the hub sends', () => {
         Ack.parse({
           lastAckedSeq: 2,
           results: [applied(1), applied(2)],
-          stock: [push('1', '2', [row('LIP-RED', { onHand: 8, version: 5 })])],
+          stock: [stockPush('1', '2', [stockRow('LIP-RED', { onHand: 8, version: 5 })])],
         }),
       );
       expect(outboxSeqs()).toEqual([3]);
@@ -146,7 +88,7 @@ describe('a till applying what the hub sends', () => {
         Ack.parse({
           lastAckedSeq: 3,
           results: [applied(1), rejected(2, 'malformed', 'count line 1: bad count'), applied(3)],
-          stock: [push('1', '2', [row('LIP-RED', { onHand: 8, version: 5 })])],
+          stock: [stockPush('1', '2', [stockRow('LIP-RED', { onHand: 8, version: 5 })])],
         }),
       );
       expect(till.status()).toMatchObject({
@@ -209,7 +151,7 @@ describe('a till applying what the hub sends', () => {
         Ack.parse({
           lastAckedSeq: 1,
           results: [applied(1), rejected(2, 'seq_conflict', 'seq 2 was used by another op')],
-          stock: [push('1', '2', [row('LIP-RED', { onHand: 9, version: 4 })])],
+          stock: [stockPush('1', '2', [stockRow('LIP-RED', { onHand: 9, version: 4 })])],
         }),
       );
       expect(outboxSeqs()).toEqual([3]);
@@ -221,16 +163,18 @@ describe('a till applying what the hub sends', () => {
 
   describe('stock pushes', () => {
     it('ignores a row older than or as old as the one it holds, and takes a newer one', () => {
-      till.applyStockPush(push('1', '2', [row('LIP-RED', { onHand: 7, version: 2 })]));
+      till.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 7, version: 2 })]));
       expect(till.stock('LIP-RED')).toMatchObject({ onHand: 10, version: 3 });
-      till.applyStockPush(push('2', '3', [row('LIP-RED', { onHand: 6, version: 3 })]));
+      till.applyStockPush(stockPush('2', '3', [stockRow('LIP-RED', { onHand: 6, version: 3 })]));
       expect(till.stock('LIP-RED')).toMatchObject({ onHand: 10, version: 3 });
-      till.applyStockPush(push('3', '4', [row('LIP-RED', { onHand: 9, reserved: 2, version: 4 })]));
+      till.applyStockPush(stockPush('3', '4', [stockRow('LIP-RED', { onHand: 9, reserved: 2, version: 4 })]));
       expect(till.stock('LIP-RED')).toMatchObject({ onHand: 9, reserved: 2, version: 4 });
     });
 
     it('ignores rows of another location', () => {
-      till.applyStockPush(push('1', '2', [row('LIP-RED', { locationId: 'lyon', onHand: 50, version: 9 })]));
+      till.applyStockPush(
+        stockPush('1', '2', [stockRow('LIP-RED', { locationId: 'lyon', onHand: 50, version: 9 })]),
+      );
       expect(till.stock('LIP-RED')).toMatchObject({ locationId: 'paris', onHand: 10, version: 3 });
     });
 
@@ -238,26 +182,30 @@ describe('a till applying what the hub sends', () => {
       sellOne('LIP-RED');
       sellOne('LIP-RED');
       // Another till sold 3: the hub's row does not include this till's 2.
-      till.applyStockPush(push('1', '2', [row('LIP-RED', { onHand: 7, version: 4 })]));
+      till.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 7, version: 4 })]));
       expect(till.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 6 });
       expect(till.status().outboxDepth).toBe(2);
     });
 
     it('moves the cursor only when a page continues from it, and reports a gap', () => {
-      expect(till.applyStockPush(push('1', '3', []))).toBe(false);
+      expect(till.applyStockPush(stockPush('1', '3', []))).toBe(false);
       expect(till.status().cursor).toBe(3);
 
       // Cursors 4 and 5 were missed: the rows still count, the cursor waits for the pull.
-      expect(till.applyStockPush(push('5', '6', [row('MASCARA', { onHand: 4, version: 2 })]))).toBe(true);
+      expect(till.applyStockPush(stockPush('5', '6', [stockRow('MASCARA', { onHand: 4, version: 2 })]))).toBe(
+        true,
+      );
       expect(till.status().cursor).toBe(3);
       expect(till.stock('MASCARA')?.onHand).toBe(4);
 
       // A pulled page overlapping what we hold continues from it.
-      expect(till.applyStockPush(push('2', '5', []))).toBe(false);
+      expect(till.applyStockPush(stockPush('2', '5', []))).toBe(false);
       expect(till.status().cursor).toBe(5);
 
       // An old page changes nothing.
-      expect(till.applyStockPush(push('1', '4', [row('MASCARA', { onHand: 1, version: 1 })]))).toBe(false);
+      expect(till.applyStockPush(stockPush('1', '4', [stockRow('MASCARA', { onHand: 1, version: 1 })]))).toBe(
+        false,
+      );
       expect(till.status().cursor).toBe(5);
       expect(till.stock('MASCARA')?.onHand).toBe(4);
     });
@@ -269,7 +217,11 @@ describe('a till applying what the hub sends', () => {
       sellOne('LIP-RED');
       sellOne('LIP-RED');
       // The hub applied seqs 1 and 2 but the ack was lost; its row shows them, the pull brings it.
-      till.applyHello(hello(2, '4'), [push('1', '4', [row('LIP-RED', { onHand: 8, version: 5 })])], 250);
+      till.applyHello(
+        hello(2, '4'),
+        [stockPush('1', '4', [stockRow('LIP-RED', { onHand: 8, version: 5 })])],
+        250,
+      );
 
       expect(till.stock('LIP-RED')).toMatchObject({ onHand: 7, version: 6 });
       expect(till.status()).toMatchObject({ lastAckedSeq: 2, nextSeq: 4, cursor: 4, outboxDepth: 3 });
@@ -306,9 +258,9 @@ describe('a till applying what the hub sends', () => {
         .run();
 
       till.replaceStock([
-        push('0', '7', [
-          row('LIP-RED', { onHand: 10, version: 3 }),
-          row('MASCARA', { onHand: 5, version: 2 }),
+        stockPush('0', '7', [
+          stockRow('LIP-RED', { onHand: 10, version: 3 }),
+          stockRow('MASCARA', { onHand: 5, version: 2 }),
         ]),
       ]);
       expect(till.store.allBase().map((r) => [r.sku, r.onHand, r.version])).toEqual([
@@ -325,7 +277,7 @@ describe('a till applying what the hub sends', () => {
 
   it('keeps the view, the outbox and the cursor across a restart', () => {
     sellOne('LIP-RED');
-    till.applyStockPush(push('1', '2', [row('LIP-RED', { onHand: 6, version: 4 })]));
+    till.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 6, version: 4 })]));
     till.close();
     till = open();
     expect(till.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 5 });
@@ -334,7 +286,7 @@ describe('a till applying what the hub sends', () => {
       Ack.parse({
         lastAckedSeq: 1,
         results: [applied(1)],
-        stock: [push('2', '3', [row('LIP-RED', { onHand: 5, version: 5 })])],
+        stock: [stockPush('2', '3', [stockRow('LIP-RED', { onHand: 5, version: 5 })])],
       }),
     );
     expect(till.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 5 });

@@ -1,10 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Till, TillLockedError } from '../src/index.js';
+import { product, provision, removeDir, tempDir } from './helpers/till-fixture.js';
 
 /*
  * One till process per data directory: SQLite's exclusive lock, held by the connection for its
@@ -18,29 +16,10 @@ const tillModule = pathToFileURL(fileURLToPath(new URL('../src/index.ts', import
 const nodeArgs = ['--import', 'tsx', '--conditions=@tillsync/source', '--input-type=module', '-e'];
 
 function enrolled(dataDir: string): Till {
-  const till = Till.open({ dataDir });
-  till.saveEnrolment({
-    deviceId: 'paris-1',
-    locationId: 'paris',
-    name: 'Paris till 1',
-    token: 'device-token',
-    hubUrl: 'http://127.0.0.1:1',
+  return provision(Till.open({ dataDir }), {
+    catalog: [product('LIP-RED', 'Red lipstick', 1500)],
+    at: 1_700_000_000_000,
   });
-  till.saveCatalog(
-    [
-      {
-        sku: 'LIP-RED',
-        name: 'Red lipstick',
-        barcode: null,
-        category: null,
-        priceMinor: 1500,
-        currency: 'EUR',
-        active: true,
-      },
-    ],
-    1_700_000_000_000,
-  );
-  return till;
 }
 
 describe('one till per data directory', () => {
@@ -48,12 +27,12 @@ describe('one till per data directory', () => {
   let holder: Till | null;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'till-lock-'));
+    dir = tempDir('till-lock-');
     holder = enrolled(dir);
   });
   afterEach(() => {
     holder?.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   it('refuses a second till on the directory and leaves the first one selling', () => {

@@ -1,58 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { StockPush, type StockRow } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   InvalidInputError,
   NotEnrolledError,
-  type Product,
   ReservedStockError,
   Till,
   UnknownProductError,
 } from '../src/index.js';
+import { CATALOG, provision, removeDir, stockPush, stockRow, tempDir } from './helpers/till-fixture.js';
 
 /*
  * The till engine on its own: a real SQLite file, enrolled by hand, no hub. Stock arrives the way
  * the hub would send it (a stock push), and every cashier action is checked in the view, the
  * outbox and the receipts.
  */
-
-const CATALOG: Product[] = [
-  {
-    sku: 'LIP-RED',
-    name: 'Red lipstick',
-    barcode: '3600000000017',
-    category: 'lips',
-    priceMinor: 1500,
-    currency: 'EUR',
-    active: true,
-  },
-  {
-    sku: 'MASCARA',
-    name: 'Mascara',
-    barcode: null,
-    category: 'eyes',
-    priceMinor: 2200,
-    currency: 'EUR',
-    active: true,
-  },
-];
-
-function row(sku: string, fields: Partial<StockRow>): StockRow {
-  return {
-    locationId: 'paris',
-    sku,
-    onHand: 0,
-    reserved: 0,
-    incoming: 0,
-    damaged: 0,
-    reorderPoint: 0,
-    version: 1,
-    countHlc: null,
-    ...fields,
-  };
-}
 
 describe('a till selling on its own (no hub)', () => {
   let dir: string;
@@ -64,28 +24,17 @@ describe('a till selling on its own (no hub)', () => {
   const receiptCount = () => till.db.prepare('SELECT count(*) AS n FROM receipts').pluck().get();
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'till-engine-'));
+    dir = tempDir('till-engine-');
     now = 1_700_000_000_000;
-    till = open();
-    till.saveEnrolment({
-      deviceId: 'paris-1',
-      locationId: 'paris',
-      name: 'Paris till 1',
-      token: 'device-token',
-      hubUrl: 'http://127.0.0.1:1',
+    till = provision(open(), {
+      catalog: CATALOG,
+      at: now,
+      stock: stockPush('0', '2', [stockRow('LIP-RED', { onHand: 10 }), stockRow('MASCARA', { onHand: 5 })]),
     });
-    till.saveCatalog(CATALOG, now);
-    till.applyStockPush(
-      StockPush.parse({
-        fromCursor: '0',
-        cursor: '2',
-        rows: [row('LIP-RED', { onHand: 10 }), row('MASCARA', { onHand: 5 })],
-      }),
-    );
   });
   afterEach(() => {
     till.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   it('sells by SKU and by barcode: the stock drops at once, one outbox entry and one receipt per sale', () => {
@@ -290,13 +239,7 @@ describe('a till selling on its own (no hub)', () => {
 
   describe('units reserved for online orders', () => {
     beforeEach(() => {
-      till.applyStockPush(
-        StockPush.parse({
-          fromCursor: '2',
-          cursor: '3',
-          rows: [row('MASCARA', { onHand: 5, reserved: 4, version: 2 })],
-        }),
-      );
+      till.applyStockPush(stockPush('2', '3', [stockRow('MASCARA', { onHand: 5, reserved: 4, version: 2 })]));
     });
 
     it('sells the free units, then asks for an override and writes nothing', () => {
@@ -368,7 +311,7 @@ describe('a till selling on its own (no hub)', () => {
 
 describe('a till that is not enrolled', () => {
   it('refuses to sell and reports an empty status', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'till-unenrolled-'));
+    const dir = tempDir('till-unenrolled-');
     const till = Till.open({ dataDir: dir });
     try {
       till.saveCatalog(CATALOG, 1_700_000_000_000);
@@ -384,7 +327,7 @@ describe('a till that is not enrolled', () => {
       });
     } finally {
       till.close();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 });

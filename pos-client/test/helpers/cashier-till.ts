@@ -1,29 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { StockPush, type StockRow } from '@tillsync/sync-protocol';
-import { type Product, SyncAgent, Till } from '../../src/index.js';
-
-export const CATALOG: Product[] = [
-  {
-    sku: 'LIP-RED',
-    name: 'Red lipstick',
-    barcode: '3600000000017',
-    category: 'lips',
-    priceMinor: 1500,
-    currency: 'EUR',
-    active: true,
-  },
-  {
-    sku: 'MASCARA',
-    name: 'Mascara',
-    barcode: null,
-    category: 'eyes',
-    priceMinor: 2200,
-    currency: 'EUR',
-    active: true,
-  },
-];
+import { SyncAgent, Till } from '../../src/index.js';
+import { CATALOG, provision, removeDir, stockPush, stockRow, tempDir } from './till-fixture.js';
 
 export interface CashierTill {
   till: Till;
@@ -38,48 +14,23 @@ export interface CashierTill {
  * are held for online orders, MASCARA 5.
  */
 export function cashierTill(options: { reservedLipRed?: number; hubUrl?: string } = {}): CashierTill {
-  const dir = mkdtempSync(join(tmpdir(), 'till-cashier-'));
-  const till = Till.open({ dataDir: dir });
-  till.saveEnrolment({
-    deviceId: 'paris-1',
-    locationId: 'paris',
-    name: 'Paris till 1',
-    token: 'device-token',
-    hubUrl: options.hubUrl ?? 'http://127.0.0.1:1',
+  const dir = tempDir('till-cashier-');
+  const till = provision(Till.open({ dataDir: dir }), {
+    catalog: CATALOG,
+    at: Date.now(),
+    hubUrl: options.hubUrl,
+    stock: stockPush('0', '2', [
+      stockRow('LIP-RED', { onHand: 10, reserved: options.reservedLipRed ?? 0 }),
+      stockRow('MASCARA', { onHand: 5 }),
+    ]),
   });
-  till.saveCatalog(CATALOG, Date.now());
-  till.applyStockPush(
-    StockPush.parse({
-      fromCursor: '0',
-      cursor: '2',
-      rows: [
-        row('LIP-RED', { onHand: 10, reserved: options.reservedLipRed ?? 0 }),
-        row('MASCARA', { onHand: 5 }),
-      ],
-    }),
-  );
   const agent = new SyncAgent(till);
   return {
     till,
     agent,
     close() {
       till.close();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
-  };
-}
-
-function row(sku: string, fields: Partial<StockRow>): StockRow {
-  return {
-    locationId: 'paris',
-    sku,
-    onHand: 0,
-    reserved: 0,
-    incoming: 0,
-    damaged: 0,
-    reorderPoint: 0,
-    version: 1,
-    countHlc: null,
-    ...fields,
   };
 }
