@@ -12,6 +12,9 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     reporters: ['default', './test/reporters/per-project.ts'],
+    // UI and sync state is reached "eventually": on a loaded 2-core CI machine 1 s (the default)
+    // is too tight for a browser to repaint; a poll still fails if the state never comes.
+    expect: { poll: { timeout: 10_000 } },
     projects: [
       {
         extends: true,

@@ -224,21 +224,7 @@ describe(`the cashier screen in Chromium (${testDbKind()})`, () => {
 
   it('asks for a reasoned override before selling units reserved for an online order', async () => {
     // An online order holds 4 of the 5 mascaras.
-    await hub.app!.stock.write((_tx, apply) =>
-      apply([
-        {
-          op: {
-            type: 'reserve',
-            opId: '01900000-0000-7000-8000-000000000001',
-            hlc: hub.app!.stock.clock.tick(),
-            locationId: 'paris',
-            orderId: 'web-1',
-            lines: [{ sku: 'MASCARA', qty: 4 }],
-          },
-          actor: 'system',
-        },
-      ]),
-    );
+    await hub.reserve('paris', 'web-1', 'MASCARA', 4);
     await expect.poll(() => app.till.stock('MASCARA')?.reserved).toBe(4);
     await scan(MASCARA_BARCODE);
     await scan(MASCARA_BARCODE);

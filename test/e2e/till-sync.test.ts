@@ -171,23 +171,9 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
 
   it('asks for an override before selling units reserved for online orders', async () => {
     const p1 = await till('paris', 'paris-1');
-    // An online order holds 4 of the 5 mascaras (reservations arrive with issue 3's order API).
-    await hub.app!.stock.write((_tx, apply) =>
-      apply([
-        {
-          op: {
-            type: 'reserve',
-            opId: '01900000-0000-7000-8000-000000000001',
-            hlc: hub.app!.stock.clock.tick(),
-            locationId: 'paris',
-            orderId: 'web-1',
-            lines: [{ sku: 'MASCARA', qty: 4 }],
-          },
-          actor: 'system',
-        },
-      ]),
-    );
-    await new Promise((r) => setTimeout(r, 200));
+    // An online order holds 4 of the 5 mascaras (a bare reservation, as an order would make).
+    await hub.reserve('paris', 'web-1', 'MASCARA', 4);
+    await expect.poll(() => p1.till.stock('MASCARA')?.reserved).toBe(4);
     expect(p1.till.stock('MASCARA')).toMatchObject({ onHand: 5, reserved: 4 });
     p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
     expect(() => p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] })).toThrow(ReservedStockError);

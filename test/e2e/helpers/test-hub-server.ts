@@ -1,3 +1,4 @@
+import { newOpId } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../../hub/src/app.js';
 import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
@@ -71,6 +72,27 @@ export class TestHubServer {
     });
     if (res.status !== 201) throw new Error(`enrolment code refused: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { enrolmentCode: string }).enrolmentCode;
+  }
+
+  /** Hold units at a location for an order straight through the ledger (a bare reservation). */
+  async reserve(locationId: string, orderId: string, sku: string, qty: number): Promise<void> {
+    const app = this.app;
+    if (!app) throw new Error('the hub is stopped');
+    await app.stock.write((_tx, apply) =>
+      apply([
+        {
+          op: {
+            type: 'reserve',
+            opId: newOpId(),
+            hlc: app.stock.clock.tick(),
+            locationId,
+            orderId,
+            lines: [{ sku, qty }],
+          },
+          actor: 'system',
+        },
+      ]),
+    );
   }
 
   async onHand(locationId: string, sku: string): Promise<number | undefined> {
