@@ -1,4 +1,4 @@
-import { type HubOp, newOpId } from '@tillsync/sync-protocol';
+import { emptyRow, type HubOp, newOpId } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
 import { BadRequestError, NotFoundError, StaleVersionError } from '../errors.js';
 import { decodeCursor, pageOf } from '../http/pagination.js';
@@ -128,18 +128,9 @@ export async function getInventoryRow(
   await assertKnown(db, locationId, [sku]);
   const [row] = await rowsAt(db, locationId, [sku]);
   if (row) return row;
-  return {
-    locationId,
-    sku,
-    onHand: 0,
-    reserved: 0,
-    available: 0,
-    incoming: 0,
-    damaged: 0,
-    reorderPoint: 0,
-    version: 0,
-    updatedAt: null,
-  };
+  // A catalogue SKU this location never stocked: the protocol's empty row, never changed.
+  const { countHlc: _internal, ...empty } = emptyRow(locationId, sku);
+  return { ...empty, available: 0, updatedAt: null };
 }
 
 /**
