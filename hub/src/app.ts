@@ -1,28 +1,37 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { DestinationStream } from 'pino';
 import type { HubConfig } from './config.js';
 import type { Database } from './db/database.js';
+import { attachHqFeed } from './hq/feed.js';
+import hqPage from './hq/page.js';
 import { installErrorHandler } from './http/error-handler.js';
+import { genReqId, installRequestIdHeader } from './http/request-id.js';
 import auth from './plugins/app/auth.js';
+import health from './plugins/app/health.js';
 import jobs from './plugins/app/jobs.js';
+import metrics from './plugins/app/metrics.js';
 import orders from './plugins/app/orders.js';
 import stockWriter from './plugins/app/stock-writer.js';
 import webhooks, { type WebhookPluginOptions } from './plugins/app/webhooks.js';
 import db from './plugins/external/db.js';
 import rateLimit from './plugins/external/rate-limit.js';
 import swagger from './plugins/external/swagger.js';
+import metricsRoute from './routes/metrics.js';
 import v1 from './routes/v1/index.js';
 import reservationFeed from './sync/reservation-feed.js';
 import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {
   config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'> &
-    Partial<Pick<HubConfig, 'orderTtlSeconds'>>;
+    Partial<Pick<HubConfig, 'orderTtlSeconds' | 'health'>>;
   db: Database;
   /** Start background jobs on ready (default true; tests run them by hand). */
   jobs?: boolean;
   /** Webhook delivery tuning (tests shorten the timeout and backoff). */
   webhooks?: WebhookPluginOptions;
+  /** Where the pino JSON log goes (default stdout; tests capture it). */
+  logStream?: DestinationStream;
 }
 
 /** The hub's HTTP application (not listening yet): plugins, then routes. */
@@ -31,9 +40,14 @@ export async function buildApp({
   db: database,
   jobs: runJobs = true,
   webhooks: webhookOptions = {},
+  logStream,
 }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : { level: config.logLevel, ...(logStream ? { stream: logStream } : {}) },
+    genReqId,
     bodyLimit: config.bodyLimit,
     // Reject bodies/queries with prototype-polluting keys outright.
     onProtoPoisoning: 'error',
@@ -42,8 +56,10 @@ export async function buildApp({
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  installRequestIdHeader(app);
 
   await app.register(db, { db: database });
+  await app.register(metrics);
   await app.register(rateLimit, { perMinute: config.rateLimitPerMinute });
   await app.register(swagger);
   await app.register(auth);
@@ -52,9 +68,13 @@ export async function buildApp({
   await app.register(jobs, { autoStart: runJobs });
   await app.register(orders, { ttlSeconds: config.orderTtlSeconds });
   await app.register(webhooks, webhookOptions);
+  await app.register(health, { thresholds: config.health });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  await app.register(metricsRoute);
   await app.register(v1, { prefix: '/v1' });
+  await app.register(hqPage);
   app.decorate('io', attachSyncServer(app));
+  attachHqFeed(app);
   return app;
 }

@@ -1,6 +1,15 @@
 import { z } from 'zod';
+import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
 
 export const DEFAULT_ORDER_TTL_SECONDS = 900;
+
+/** A threshold given in seconds (env), kept in ms. */
+const secondsAsMs = (defaultMs: number) =>
+  z.coerce
+    .number()
+    .positive()
+    .default(defaultMs / 1000)
+    .transform((s) => Math.round(s * 1000));
 
 /** Hub settings, read once from the environment. Every field is documented in the README. */
 export const HubConfig = z.object({
@@ -19,6 +28,18 @@ export const HubConfig = z.object({
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** How long an unpaid (pending) online order holds its reservation. */
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
+  /** Sync health and alert thresholds (README, "Sync health"). */
+  health: z
+    .object({
+      heartbeatStaleMs: secondsAsMs(DEFAULT_THRESHOLDS.heartbeatStaleMs),
+      lagDegradedMs: secondsAsMs(DEFAULT_THRESHOLDS.lagDegradedMs),
+      lagCriticalMs: secondsAsMs(DEFAULT_THRESHOLDS.lagCriticalMs),
+      offlineCriticalMs: secondsAsMs(DEFAULT_THRESHOLDS.offlineCriticalMs),
+      clockSkewMs: secondsAsMs(DEFAULT_THRESHOLDS.clockSkewMs),
+      offlineAlertMs: secondsAsMs(DEFAULT_THRESHOLDS.offlineAlertMs),
+      lagAlertMs: secondsAsMs(DEFAULT_THRESHOLDS.lagAlertMs),
+    })
+    .prefault({}),
 });
 export type HubConfig = z.infer<typeof HubConfig>;
 
@@ -33,5 +54,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
+    health: {
+      heartbeatStaleMs: env.TILLSYNC_HEARTBEAT_STALE_SECONDS,
+      lagDegradedMs: env.TILLSYNC_LAG_DEGRADED_SECONDS,
+      lagCriticalMs: env.TILLSYNC_LAG_CRITICAL_SECONDS,
+      offlineCriticalMs: env.TILLSYNC_OFFLINE_CRITICAL_SECONDS,
+      clockSkewMs: env.TILLSYNC_CLOCK_SKEW_SECONDS,
+      offlineAlertMs: env.TILLSYNC_OFFLINE_ALERT_SECONDS,
+      lagAlertMs: env.TILLSYNC_LAG_ALERT_SECONDS,
+    },
   });
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import type { DemoTokens } from '../demo/seed.js';
 
 /** Where a command writes and what environment it reads: the real process, or a test's capture. */
 export interface CliIo {
@@ -10,7 +11,13 @@ export interface CliIo {
 /** A command's result; long-running commands (serve, demo) also hand back a way to stop them. */
 export interface CliOutcome {
   exitCode: number;
-  running?: { url: string; db: Database; close(): Promise<void> };
+  running?: {
+    url: string;
+    db: Database;
+    /** `demo`, on the start that seeded the brand: its tokens (for `pnpm start`'s own banner). */
+    demoTokens?: DemoTokens;
+    close(): Promise<void>;
+  };
 }
 
 /** Bad command-line usage: printed with the usage text, exit code 2. */

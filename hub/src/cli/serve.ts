@@ -53,7 +53,8 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     }
     say(io);
     say(io, 'Press Ctrl+C to stop.');
-    return { exitCode: 0, running: { url, db, close: () => hub.close() } };
+    const demoTokens = seed?.seeded ? { demoTokens: seed.tokens } : {};
+    return { exitCode: 0, running: { url, db, ...demoTokens, close: () => hub.close() } };
   } catch (err) {
     await db.close();
     throw err;

@@ -13,8 +13,19 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** Connection pool occupancy, read at scrape time (metrics). */
+export interface PoolStats {
+  /** Open connections (PGlite: its one connection). */
+  total: number;
+  /** Connections free right now. */
+  idle: number;
+  /** Callers waiting for a connection (PGlite: queued behind the one-connection lock). */
+  waiting: number;
+}
+
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
+  poolStats(): PoolStats;
   /** Run `fn` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;

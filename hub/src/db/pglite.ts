@@ -1,5 +1,12 @@
 import { PGlite } from '@electric-sql/pglite';
-import { type Database, INT8_OID, parseInt8, type Queryable, type QueryResult } from './database.js';
+import {
+  type Database,
+  INT8_OID,
+  type PoolStats,
+  parseInt8,
+  type Queryable,
+  type QueryResult,
+} from './database.js';
 import { Mutex } from './mutex.js';
 
 /**
@@ -22,6 +29,12 @@ export class PgliteDatabase implements Database {
     const db = dataDir === ':memory:' ? new PGlite(options) : new PGlite(dataDir, options);
     await db.waitReady;
     return new PgliteDatabase(db);
+  }
+
+  /** One connection: busy while anyone holds the turn; the rest of the queue is waiting. */
+  poolStats(): PoolStats {
+    const queued = this.turn.size;
+    return { total: 1, idle: queued === 0 ? 1 : 0, waiting: Math.max(0, queued - 1) };
   }
 
   query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {

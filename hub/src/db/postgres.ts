@@ -1,5 +1,12 @@
 import pg from 'pg';
-import { type Database, INT8_OID, parseInt8, type Queryable, type QueryResult } from './database.js';
+import {
+  type Database,
+  INT8_OID,
+  type PoolStats,
+  parseInt8,
+  type Queryable,
+  type QueryResult,
+} from './database.js';
 
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
@@ -41,6 +48,10 @@ export class PostgresDatabase implements Database {
       ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
     });
     return new PostgresDatabase(pool);
+  }
+
+  poolStats(): PoolStats {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
   }
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {

@@ -53,5 +53,15 @@ export const DeadLetter = z
     reason: z.string(),
     status: z.enum(['open', 'retried', 'dismissed']),
     createdAt: z.string(),
+    resolvedAt: z.string().nullable(),
+    resolvedBy: z.string().nullable().describe('Who retried or dismissed it ("token:<id>")'),
+    resolution: z.string().nullable().describe('Why it was dismissed'),
   })
   .meta({ id: 'DeadLetter' });
+export type DeadLetter = z.infer<typeof DeadLetter>;
+
+export const DeadLetterParams = z.strictObject({
+  id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+export const DeadLetterDismiss = z.strictObject({ reason: z.string().trim().min(1).max(500) });

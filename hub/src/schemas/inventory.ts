@@ -89,3 +89,30 @@ export const StockWriteResult = z
   })
   .meta({ id: 'StockWriteResult' });
 export type StockWriteResult = z.infer<typeof StockWriteResult>;
+
+/** A stock row at or below its reorder point, brand-wide (GET /v1/inventory/low-stock). */
+export const LowStockItem = z
+  .object({
+    locationId: LocationId,
+    locationName: z.string(),
+    sku: Sku,
+    productName: z.string(),
+    onHand: z.number().int(),
+    reserved: z.number().int(),
+    available: z.number().int().describe('onHand - reserved'),
+    reorderPoint: z.number().int(),
+    shortfall: z
+      .number()
+      .int()
+      .describe('reorderPoint - available: units to bring it back to its reorder point'),
+  })
+  .meta({ id: 'LowStockItem' });
+export type LowStockItem = z.infer<typeof LowStockItem>;
+
+export const LowStockQuery = PageQuery.extend({
+  locationId: LocationId.optional(),
+  format: z
+    .enum(['json', 'csv'])
+    .optional()
+    .describe('csv: every matching row as a CSV download (limit and cursor ignored); also Accept: text/csv'),
+}).strict();

@@ -20,6 +20,12 @@ const SUBSCRIBABLE: Record<SubscribableType, true> = {
   'order.at_risk': true,
   'order.reallocated': true,
   'stock.changed': true,
+  'stock.low': true,
+  'conflict.opened': true,
+  'conflict.resolved': true,
+  'till.offline': true,
+  'till.online': true,
+  'till.lagging': true,
 };
 const types = Object.keys(SUBSCRIBABLE);
 const prefixPatterns = [...new Set(types.map((t) => `${t.slice(0, t.indexOf('.'))}.*`))];

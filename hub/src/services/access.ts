@@ -36,3 +36,25 @@ export function assertCanReadLocation(principal: Principal, locationId: string):
     throw new ForbiddenError(`this token manages location ${principal.locationId}, not ${locationId}`);
   }
 }
+
+/**
+ * The location a brand-wide read is limited to: the one asked for (if this principal may read it),
+ * else a store manager's own location, else none (everything).
+ */
+export function readScope(principal: Principal, locationId: string | undefined): string | null {
+  if (locationId) {
+    assertCanReadLocation(principal, locationId);
+    return locationId;
+  }
+  return principal.role === 'store_manager' || principal.role === 'device' ? principal.locationId : null;
+}
+
+/** Settling HQ triage (conflicts, dead letters): admin and hq anywhere, a store manager at its own location. */
+export function assertCanTriage(principal: Principal, locationId: string): void {
+  if (principal.role === 'admin' || principal.role === 'hq') return;
+  if (principal.role === 'store_manager' && principal.locationId === locationId) return;
+  if (principal.role === 'store_manager') {
+    throw new ForbiddenError(`this token manages location ${principal.locationId}, not ${locationId}`);
+  }
+  throw new ForbiddenError(`role ${principal.role} may not settle conflicts or dead letters`);
+}

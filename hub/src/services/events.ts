@@ -13,6 +13,14 @@ export type EventType =
   | 'order.at_risk'
   | 'order.reallocated'
   | 'stock.changed'
+  /** Alerts (services/health/alerts.ts; conflict.opened and stock.low come from database triggers). */
+  | 'stock.low'
+  | 'conflict.opened'
+  | 'till.offline'
+  | 'till.online'
+  | 'till.lagging'
+  /** HQ triage: a person settled a conflict (POST /v1/conflicts/{id}/resolve). */
+  | 'conflict.resolved'
   /** Sent to one webhook on request (POST /v1/webhooks/{id}/test); nobody subscribes to it. */
   | 'webhook.test';
 

@@ -25,6 +25,14 @@ import type { Principal, Role } from './tokens.js';
 export const INVENTORY_READERS: readonly Role[] = ['admin', 'hq', 'store_manager', 'channel', 'device'];
 export const STOCK_WRITERS: readonly Role[] = ['admin', 'store_manager'];
 
+/**
+ * "At or below its reorder point", as SQL over a stock row: a reorder point is set (> 0) and
+ * available (on_hand - reserved) is at or below it. Units promised to online orders are not there
+ * to sell, and a row nobody gave a reorder point is not flagged. The one definition: the location
+ * inventory filter and the brand-wide low-stock list (services/low-stock.ts) both use it.
+ */
+export const AT_OR_BELOW_REORDER_POINT = 'reorder_point > 0 AND on_hand - reserved <= reorder_point';
+
 /** A row as REST shows it; `updatedAt` is null for a SKU the location has never stocked. */
 export type InventoryRow = Omit<InventoryItem, 'updatedAt'> & { updatedAt: string | null };
 
@@ -53,11 +61,7 @@ async function rowsAt(db: Queryable, locationId: string, skus: readonly string[]
   return rows.map(toInventoryItem);
 }
 
-/**
- * One location's stock rows, keyset-paginated by SKU. "Below reorder point" means a reorder point
- * is set (> 0) and available (on_hand - reserved) is at or below it: units promised to online
- * orders are not there to sell, and a row nobody gave a reorder point is not flagged.
- */
+/** One location's stock rows, keyset-paginated by SKU (`belowReorderPoint`: AT_OR_BELOW_REORDER_POINT). */
 export async function listLocationInventory(
   db: Queryable,
   principal: Principal,
@@ -74,7 +78,7 @@ export async function listLocationInventory(
   };
   if (query.sku !== undefined) where.push(`sku = ${param(query.sku)}`);
   if (query.skuPrefix !== undefined) where.push(`starts_with(sku, ${param(query.skuPrefix)})`);
-  if (query.belowReorderPoint) where.push('reorder_point > 0 AND on_hand - reserved <= reorder_point');
+  if (query.belowReorderPoint) where.push(AT_OR_BELOW_REORDER_POINT);
   if (query.changedSince !== undefined) where.push(`updated_at >= ${param(query.changedSince)}`);
   if (query.cursor !== undefined) {
     const [after] = decodeCursor(query.cursor, 1);

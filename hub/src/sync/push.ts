@@ -1,5 +1,6 @@
 import {
   type Ack,
+  type HybridClock,
   LIMITS,
   type OpResult,
   type RejectCode,
@@ -10,8 +11,9 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.js';
 import { pgErrorCode } from '../errors.js';
 import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
-import type { LedgerOp } from '../services/ledger.js';
+import type { AppliedBatch, LedgerOp } from '../services/ledger.js';
 import { reallocateBrokenReservations, recordTillPickup } from '../services/orders/index.js';
+import { recordSyncActivity } from './activity.js';
 import type { ReservationChangeAt, ReservationFeed } from './reservation-feed.js';
 import { recordTillTransfers } from './till-transfers.js';
 
@@ -111,7 +113,6 @@ async function applyPushOnce(
     const known = await knownReferences(tx, candidates);
 
     const results: OpResult[] = [];
-    const accepted: LedgerOp[] = [];
     const acceptedOps: TillOp[] = [];
     const applied: Array<{ seq: number; opId: string }> = [];
     const rejected: Rejection[] = [];
@@ -137,7 +138,9 @@ async function applyPushOnce(
         continue;
       }
       acked = env.seq;
-      const refusal = validate(env.raw, device, known, batchOpIds);
+      const refusal = validateTillOp(env.raw, device, known, batchOpIds);
+      // A rejected op's id is remembered too (applied_ops), so no later op of the batch may take it.
+      if (env.opId !== null) batchOpIds.add(env.opId);
       if (refusal) {
         rejected.push({ seq: env.seq, opId: env.opId, raw: env.raw, ...refusal });
         results.push(reject(env.seq, opId, refusal.code, refusal.reason));
@@ -145,32 +148,21 @@ async function applyPushOnce(
         continue;
       }
       const op = TillOp.parse(env.raw);
-      batchOpIds.add(op.opId);
       acceptedOps.push(op);
-      accepted.push({
-        op,
-        actor: `device:${device.deviceId}`,
-        deviceId: device.deviceId,
-        reference: referenceOf(op),
-      });
       applied.push({ seq: env.seq, opId: op.opId });
       remembered.set(env.seq, { opId: op.opId, status: 'applied', code: null, reason: null });
       results.push({ seq: env.seq, opId: op.opId, status: 'applied' });
     }
 
-    if (accepted.length > 0) {
-      await apply(accepted);
-      await recordTillTransfers(tx, acceptedOps);
-      for (const op of acceptedOps) {
-        if (op.type !== 'pickup') continue;
-        reservationChanges.push(...(await recordTillPickup(tx, { ...op, deviceId: device.deviceId })));
-      }
-      // Offline sales may have eaten units promised online: move those promises or flag them.
-      reservationChanges.push(
-        ...(await reallocateBrokenReservations(tx, apply, [device.locationId], writer.clock)),
-      );
+    if (acceptedOps.length > 0) {
+      reservationChanges.push(...(await applyTillOps(tx, apply, writer.clock, device, acceptedOps)));
     }
     await remember(tx, device, applied, rejected);
+    await recordSyncActivity(tx, device, {
+      applied: acceptedOps,
+      duplicates: results.filter((r) => r.status === 'duplicate').length,
+      rejected: rejected.length,
+    });
     await tx.query('UPDATE devices SET last_acked_seq = $2, last_seen_at = now() WHERE id = $1', [
       device.deviceId,
       acked,
@@ -201,19 +193,57 @@ export function stockPushes(commit: LocationCommit): StockPush[] {
   return pushes;
 }
 
+/**
+ * Apply accepted ops as `device`'s, with what follows from them: till transfers, pickups, and
+ * reservations broken by offline sales. Returns the reservation changes to publish after commit.
+ * Also how a retried dead letter is applied (sync/dead-letter-retry.ts).
+ */
+export async function applyTillOps(
+  tx: Queryable,
+  apply: (ops: LedgerOp[]) => Promise<AppliedBatch>,
+  clock: HybridClock,
+  device: PushingDevice,
+  ops: readonly TillOp[],
+): Promise<ReservationChangeAt[]> {
+  const changes: ReservationChangeAt[] = [];
+  await apply(
+    ops.map((op) => ({
+      op,
+      actor: `device:${device.deviceId}`,
+      deviceId: device.deviceId,
+      reference: referenceOf(op),
+    })),
+  );
+  await recordTillTransfers(tx, ops);
+  for (const op of ops) {
+    if (op.type !== 'pickup') continue;
+    changes.push(...(await recordTillPickup(tx, { ...op, deviceId: device.deviceId })));
+  }
+  // Offline sales may have eaten units promised online: move those promises or flag them.
+  changes.push(...(await reallocateBrokenReservations(tx, apply, [device.locationId], clock)));
+  return changes;
+}
+
 function reject(seq: number, opId: string, code: RejectCode, reason: string): OpResult {
   return { seq, opId, status: 'rejected', code, reason };
 }
 
-interface Known {
+export interface Known {
   skus: Set<string>;
   locations: Set<string>;
-  /** Op ids already recorded at the hub. */
+  /** Op ids already recorded at the hub (remembered for a till op, or in the ledger). */
   usedOpIds: Set<string>;
 }
 
-/** Which SKUs, locations and op ids named by the batch the hub already knows: three queries. */
-async function knownReferences(tx: Queryable, ops: readonly TillOp[]): Promise<Known> {
+/**
+ * Which SKUs, locations and op ids named by the ops the hub already knows: three queries. `own` is
+ * the (device, seq) being retried: its own remembered rejection does not count as a use of its id.
+ */
+export async function knownReferences(
+  tx: Queryable,
+  ops: readonly TillOp[],
+  own?: { deviceId: string; seq: number },
+): Promise<Known> {
   const skus = [...new Set(ops.flatMap((op) => op.lines.map((l) => l.sku)))];
   const locations = [
     ...new Set(
@@ -232,9 +262,12 @@ async function knownReferences(tx: Queryable, ops: readonly TillOp[]): Promise<K
   const l = await tx.query<{ id: string }>('SELECT id FROM locations WHERE id = ANY($1::text[])', [
     locations,
   ]);
-  const o = await tx.query<{ op_id: string }>('SELECT op_id FROM applied_ops WHERE op_id = ANY($1::text[])', [
-    ops.map((op) => op.opId),
-  ]);
+  const o = await tx.query<{ op_id: string }>(
+    `SELECT op_id FROM applied_ops
+     WHERE op_id = ANY($1::text[]) AND (device_id, seq) IS DISTINCT FROM ($2::text, $3::bigint)
+     UNION SELECT op_id::text FROM movements WHERE op_id = ANY($1::text[]::uuid[])`,
+    [ops.map((op) => op.opId), own?.deviceId ?? null, own?.seq ?? null],
+  );
   return {
     skus: new Set(s.rows.map((r) => r.sku)),
     locations: new Set(l.rows.map((r) => r.id)),
@@ -242,11 +275,12 @@ async function knownReferences(tx: Queryable, ops: readonly TillOp[]): Promise<K
   };
 }
 
-function validate(
+/** The push path's checks of one op: null when it may be applied, else why not. */
+export function validateTillOp(
   raw: unknown,
   device: PushingDevice,
   known: Known,
-  batchOpIds: Set<string>,
+  batchOpIds: ReadonlySet<string> = new Set(),
 ): { code: RejectCode; reason: string } | null {
   const parsed = TillOp.safeParse(raw);
   if (!parsed.success) {
@@ -254,6 +288,10 @@ function validate(
     return { code: 'malformed', reason: `${issue?.path.join('.') || 'op'}: ${issue?.message ?? 'invalid'}` };
   }
   const op = parsed.data;
+  // First: any other refusal would remember the id (applied_ops.op_id is unique) and fail the batch.
+  if (known.usedOpIds.has(op.opId) || batchOpIds.has(op.opId)) {
+    return { code: 'op_id_reused', reason: `op id ${op.opId} was already used` };
+  }
   if (op.locationId !== device.locationId) {
     return {
       code: 'wrong_location',
@@ -266,9 +304,6 @@ function validate(
     op.type === 'transfer_out' ? op.toLocationId : op.type === 'transfer_in' ? op.fromLocationId : null;
   if (other !== null && !known.locations.has(other)) {
     return { code: 'unknown_location', reason: `unknown location ${other}` };
-  }
-  if (known.usedOpIds.has(op.opId) || batchOpIds.has(op.opId)) {
-    return { code: 'op_id_reused', reason: `op id ${op.opId} was already used` };
   }
   return null;
 }

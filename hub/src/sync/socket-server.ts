@@ -16,6 +16,7 @@ import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import { authenticate } from '../services/tokens.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
 import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
+import { observedPush } from './push-telemetry.js';
 import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
 import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
@@ -155,11 +156,13 @@ async function onConnection(
       );
     }
     void serial(() =>
-      applyPush(
-        { stock: app.stock, reservations: app.reservationFeed },
-        socket.data,
-        batch.data.ops,
-        socket.id,
+      observedPush(app, socket.data, () =>
+        applyPush(
+          { stock: app.stock, reservations: app.reservationFeed },
+          socket.data,
+          batch.data.ops,
+          socket.id,
+        ),
       ),
     ).then(
       (outcome) => reply({ ok: true, value: outcome }),

@@ -23,7 +23,7 @@ export async function seedCatalog(
   input: {
     locations: FixtureLocation[];
     products: FixtureProduct[];
-    stock?: Array<{ locationId: string; sku: string; onHand: number }>;
+    stock?: Array<{ locationId: string; sku: string; onHand: number; reorderPoint?: number }>;
   },
 ): Promise<void> {
   for (const l of input.locations) {
@@ -57,6 +57,13 @@ export async function seedCatalog(
         })),
       ),
     );
+  }
+  for (const s of stock.filter((x) => x.reorderPoint !== undefined)) {
+    await db.query('UPDATE stock SET reorder_point = $3 WHERE location_id = $1 AND sku = $2', [
+      s.locationId,
+      s.sku,
+      s.reorderPoint,
+    ]);
   }
 }
 

@@ -2,6 +2,7 @@ import { Till } from '../engine/till.js';
 import { SyncAgent, type SyncAgentOptions } from '../sync/agent.js';
 import type { CashierApi } from './cashier-api.js';
 import { type CashierServiceOptions, createCashierService, watchTillState } from './cashier-service.js';
+import { openTillLog } from './till-log.js';
 import { startUiServer } from './ui-server.js';
 
 export interface TillAppOptions {
@@ -23,10 +24,14 @@ export interface TillApp {
   close(): Promise<void>;
 }
 
-/** Browser mode: the till, its sync agent, the cashier service and the loopback UI server. */
+/**
+ * Browser mode: the till, its sync agent, the cashier service and the loopback UI server; the
+ * till's ops and batches are logged to <dataDir>/till.log.
+ */
 export async function startTillApp(options: TillAppOptions): Promise<TillApp> {
   const till = Till.open({ dataDir: options.dataDir });
-  const agent = new SyncAgent(till, options.syncOptions);
+  const log = openTillLog(till, options.dataDir);
+  const agent = new SyncAgent(till, { logger: log.logger, ...options.syncOptions });
   try {
     const api = createCashierService(till, agent, options.serviceOptions);
     const server = await startUiServer(api, {
@@ -43,10 +48,12 @@ export async function startTillApp(options: TillAppOptions): Promise<TillApp> {
       async close() {
         await server.close();
         await agent.stop();
+        log.close();
         till.close();
       },
     };
   } catch (err) {
+    log.close();
     till.close();
     throw err;
   }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startTillApp } from '../app/till-app.js';
+import { openTillLog } from '../app/till-log.js';
 import { TillError } from '../engine/errors.js';
 import { Till } from '../engine/till.js';
 import { SyncAgent } from '../sync/agent.js';
@@ -16,7 +17,8 @@ import { HELP, runCommand } from './commands.js';
  *   till sync                                                    push everything waiting, then exit
  *   till serve [--port N]                                        sync, and serve the cashier UI on 127.0.0.1
  *   till sell LIP-RED:2 / till status / …                        one action (no other till process running)
- * The data directory is --data, else TILL_DATA_DIR, else ./till-data.
+ * The data directory is --data, else TILL_DATA_DIR, else ./till-data; the till logs its ops and
+ * sync batches to till.log there (JSON lines).
  */
 
 export interface CliIo {
@@ -63,10 +65,11 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
     }
     if (command === 'serve') return await serve(dataDir, values.port, io);
     const till = Till.open({ dataDir });
+    const log = openTillLog(till, dataDir);
     try {
-      if (command === 'run') return await shell(till, io);
+      if (command === 'run') return await shell(till, io, new SyncAgent(till, { logger: log.logger }));
       if (command === 'sync') {
-        const agent = new SyncAgent(till);
+        const agent = new SyncAgent(till, { logger: log.logger });
         agent.start();
         try {
           await agent.drained(60_000);
@@ -79,6 +82,7 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
       runCommand(words, { till, agent: null, out: io.out });
       return 0;
     } finally {
+      log.close();
       till.close();
     }
   } catch (err) {
@@ -105,8 +109,7 @@ async function serve(dataDir: string, portFlag: string | boolean | undefined, io
 }
 
 /** `till run`: sync in the background and read commands from the prompt until EOF or Ctrl-C. */
-async function shell(till: Till, io: CliIo): Promise<number> {
-  const agent = new SyncAgent(till);
+async function shell(till: Till, io: CliIo, agent: SyncAgent): Promise<number> {
   agent.on('state', (s) => io.out(`[sync] ${s.state}${s.lastError ? `: ${s.lastError}` : ''}`));
   agent.start();
   io.out(`till ${till.enrolment?.deviceId ?? '(not enrolled)'} ready. ${HELP}`);

@@ -51,6 +51,13 @@ export interface SyncAgentOptions {
   requestTimeoutMs?: number;
   backoff?: BackoffOptions;
   appVersion?: string;
+  /** Where to log pushed and acknowledged batches (with their op ids); none by default. */
+  logger?: SyncLogger;
+}
+
+/** The part of a pino logger the agent uses. */
+export interface SyncLogger {
+  info(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface SyncStatus {
@@ -68,7 +75,8 @@ type HubSocket = Socket<HubToClientEvents, ClientToHubEvents>;
 const PERMANENT = new Set(['unauthorized', 'protocol_version']);
 
 export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; drift: [number] }> {
-  private readonly opts: Required<SyncAgentOptions>;
+  private readonly opts: Required<Omit<SyncAgentOptions, 'logger'>>;
+  private readonly log: SyncLogger | undefined;
   private socket: HubSocket | null = null;
   private current: SyncState = 'stopped';
   private lastError: string | null = null;
@@ -97,6 +105,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       appVersion: options.appVersion ?? '0.1.0',
     };
+    this.log = options.logger;
   }
 
   get state(): SyncState {
@@ -270,9 +279,12 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
         const socket = this.socket;
         const batch = this.till.pendingBatch(this.opts.batchSize);
         if (batch.length === 0) break;
+        const range = { seqFrom: batch[0]!.seq, seqTo: batch[batch.length - 1]!.seq };
+        this.log?.info({ ...range, opIds: batch.map((e) => e.opId) }, 'batch pushed');
         const reply = await this.request(socket, 'push', { ops: batch.map((e) => e.op) }, Ack);
         if (this.socket !== socket) return;
         this.till.applyAck(reply);
+        this.log?.info({ ...range, ...ackSummary(reply) }, 'batch acked');
         if (batch.length > 0 && reply.results.every((r) => r.status === 'rejected' && r.code === 'seq_gap')) {
           // The hub is missing seqs this till no longer has: nothing more can be sent.
           throw new Error(`the hub expects seq ${reply.lastAckedSeq + 1}, which this till no longer holds`);
@@ -383,6 +395,20 @@ const ReplyOf = <T>(schema: z.ZodType<T>) =>
     z.object({ ok: z.literal(true), value: schema }),
     z.object({ ok: z.literal(false), error: ProtocolError }),
   ]);
+
+/** An ack for the log: op ids by result, rejections with their reason. */
+function ackSummary(ack: Ack) {
+  const ids = (status: Ack['results'][number]['status']) =>
+    ack.results.filter((r) => r.status === status).map((r) => r.opId);
+  return {
+    lastAckedSeq: ack.lastAckedSeq,
+    applied: ids('applied'),
+    duplicate: ids('duplicate'),
+    rejected: ack.results.flatMap((r) =>
+      r.status === 'rejected' ? [{ opId: r.opId, seq: r.seq, code: r.code, reason: r.reason }] : [],
+    ),
+  };
+}
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

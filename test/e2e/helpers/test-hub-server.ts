@@ -1,9 +1,18 @@
 import { newOpId } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../../hub/src/app.js';
+import { type BuildOptions, buildApp } from '../../../hub/src/app.js';
+import type { HealthThresholds } from '../../../hub/src/schemas/health.js';
+import { DEFAULT_THRESHOLDS } from '../../../hub/src/services/health/evaluate.js';
 import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
 import { seedCatalog } from '../../../hub/test/helpers/fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../../../hub/test/helpers/test-db.js';
+
+export interface TestHubOptions {
+  /** Health thresholds to judge by (tests shorten them from minutes to moments). */
+  health?: Partial<HealthThresholds>;
+  /** Capture the hub's log (info level, pino JSON lines) here instead of keeping it silent. */
+  logStream?: BuildOptions['logStream'];
+}
 
 /**
  * A real hub listening on loopback over a fresh test database, which can be stopped (tills see it
@@ -16,12 +25,13 @@ export class TestHubServer {
   private constructor(
     readonly database: TestDatabase,
     readonly adminToken: string,
+    private readonly options: TestHubOptions,
   ) {}
 
-  static async start(): Promise<TestHubServer> {
+  static async start(options: TestHubOptions = {}): Promise<TestHubServer> {
     const database = await createTestDatabase();
     const token = (await ensureBootstrapAdmin(database.db))!;
-    const hub = new TestHubServer(database, token);
+    const hub = new TestHubServer(database, token, options);
     await hub.resume();
     return hub;
   }
@@ -46,8 +56,14 @@ export class TestHubServer {
   /** Bring it back on the same port and data. */
   async resume(): Promise<void> {
     const app = await buildApp({
-      config: { logLevel: 'silent', bodyLimit: 1_048_576, rateLimitPerMinute: 100_000 },
+      config: {
+        logLevel: this.options.logStream ? 'info' : 'silent',
+        bodyLimit: 1_048_576,
+        rateLimitPerMinute: 100_000,
+        ...(this.options.health ? { health: { ...DEFAULT_THRESHOLDS, ...this.options.health } } : {}),
+      },
       db: this.database.db,
+      ...(this.options.logStream ? { logStream: this.options.logStream } : {}),
     });
     await app.listen({ host: '127.0.0.1', port: this.port });
     this.port = (app.server.address() as { port: number }).port;

@@ -31,11 +31,13 @@ export async function startTill(
   locationId: string,
   id: string,
   options: SyncAgentOptions = FAST,
+  /** Where the till reaches the hub (a fault proxy in front of it, say). */
+  hubUrl = hub.url,
 ): Promise<TestTill> {
   const dir = mkdtempSync(join(tmpdir(), `till-${id}-`));
   const till = await enrolTill({
     dataDir: dir,
-    hubUrl: hub.url,
+    hubUrl,
     enrolmentCode: await hub.enrolmentCode(locationId, id),
   });
   const t: TestTill = {

@@ -11,7 +11,12 @@ export interface WebhookPluginOptions extends Partial<DeliverySettings> {
 export default fp(
   async (app: FastifyInstance, { intervalMs = 1_000, ...overrides }: WebhookPluginOptions) => {
     const settings = deliverySettings(overrides);
-    app.jobs.register({ name: 'webhook-delivery', intervalMs, run: () => deliverDue(app.db, settings) });
+    const failures = app.metrics.webhookFailures;
+    app.jobs.register({
+      name: 'webhook-delivery',
+      intervalMs,
+      run: () => deliverDue(app.db, settings, (outcome) => failures.inc({ outcome })),
+    });
   },
-  { name: 'webhooks', dependencies: ['jobs', 'db'] },
+  { name: 'webhooks', dependencies: ['jobs', 'db', 'metrics'] },
 );

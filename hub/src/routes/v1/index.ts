@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import alerts from './alerts.js';
+import conflicts from './conflicts.js';
 import devices from './devices.js';
 import inventory from './inventory.js';
 import locations from './locations.js';
@@ -19,6 +21,8 @@ export default async function v1(app: FastifyInstance): Promise<void> {
   await app.register(movements);
   await app.register(devices);
   await app.register(sync);
+  await app.register(alerts);
+  await app.register(conflicts);
   await app.register(orders);
   await app.register(reservations);
   await app.register(webhooks);

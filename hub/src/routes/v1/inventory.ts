@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { PreconditionRequiredError } from '../../errors.js';
+import { acceptsCsv } from '../../http/csv.js';
 import { principalOf } from '../../plugins/app/auth.js';
 import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
 import {
@@ -10,6 +12,8 @@ import {
   InventoryPatch,
   LocationInventoryQuery,
   LocationParams,
+  LowStockItem,
+  LowStockQuery,
   parseIfMatch,
   ReceiptCreate,
   RowParams,
@@ -17,6 +21,7 @@ import {
   SkuParams,
   StockWriteResult,
 } from '../../schemas/inventory.js';
+import { readScope } from '../../services/access.js';
 import {
   adjustStock,
   countStock,
@@ -28,6 +33,7 @@ import {
   setStock,
   skuInventory,
 } from '../../services/inventory.js';
+import { listLowStock, lowStockCsv } from '../../services/low-stock.js';
 
 const tags = ['inventory'];
 const writeAccess = 'Admin anywhere; a store manager at its own location only.';
@@ -51,6 +57,43 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) =>
       listLocationInventory(app.db, principalOf(request), request.params.locationId, request.query),
+  );
+
+  app.get(
+    '/inventory/low-stock',
+    {
+      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      schema: {
+        tags,
+        summary: 'Rows at or below their reorder point at every location, with the shortfall (JSON or CSV)',
+        description:
+          "The belowReorderPoint rule of a location's inventory, brand-wide, by location then SKU. " +
+          'format=csv or Accept: text/csv: every matching row as a CSV attachment. A store manager sees ' +
+          'its own location only (the default without locationId).',
+        querystring: LowStockQuery,
+        response: {
+          200: {
+            description: 'A page of rows (JSON), or every matching row (CSV)',
+            content: {
+              'application/json': { schema: page(LowStockItem) },
+              'text/csv': { schema: z.string() },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { format, locationId, ...pageQuery } = request.query;
+      const scope = readScope(principalOf(request), locationId);
+      const csv = format === 'csv' || (format === undefined && acceptsCsv(request.headers.accept));
+      if (!csv) return listLowStock(app.db, scope, pageQuery);
+      const file = `low-stock-${new Date().toISOString().slice(0, 10)}.csv`;
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${file}"`)
+        .send(await lowStockCsv(app.db, scope));
+    },
   );
 
   app.get(

@@ -3,10 +3,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ForbiddenError } from '../../errors.js';
 import { principalOf } from '../../plugins/app/auth.js';
-import { errorResponses, PageQuery, page } from '../../schemas/common.js';
-import { DeadLetter } from '../../schemas/devices.js';
-import { assertCanReadLocation } from '../../services/access.js';
-import { listDeadLetters } from '../../services/dead-letters.js';
+import { ErrorBody, errorResponses, PageQuery, page } from '../../schemas/common.js';
+import { DeadLetter, DeadLetterDismiss, DeadLetterParams } from '../../schemas/devices.js';
+import { SyncActivity, SyncHealth } from '../../schemas/health.js';
+import { assertCanReadLocation, readScope } from '../../services/access.js';
+import { dismissDeadLetter, listDeadLetters } from '../../services/dead-letters.js';
+import { syncActivity } from '../../services/health/activity.js';
+import { syncHealth } from '../../services/health/sync-health.js';
+import { retryDeadLetter } from '../../sync/dead-letter-retry.js';
 
 /** What HQ reads about till sync. */
 const routes: FastifyPluginAsyncZod = async (app) => {
@@ -36,6 +40,83 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       }
       return listDeadLetters(app.db, q);
     },
+  );
+
+  app.post(
+    '/sync/dead-letters/:id/retry',
+    {
+      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      schema: {
+        tags: ['sync'],
+        summary: "Check a rejected op again and, if it now passes, apply it as its till's op",
+        description:
+          'The same checks as a push. Passes when what refused it was fixed since (unknown_sku: the ' +
+          'product was created; unknown_location); else 409 still_rejected with the current reason, ' +
+          'and the dead letter stays open. Never applies an op twice: 409 already_resolved once retried ' +
+          'or dismissed. A store manager settles its own location only.',
+        params: DeadLetterParams,
+        response: { 200: DeadLetter, ...errorResponses, 409: ErrorBody },
+      },
+    },
+    async (request) =>
+      retryDeadLetter(
+        { stock: app.stock, reservations: app.reservationFeed },
+        principalOf(request),
+        request.params.id,
+      ),
+  );
+
+  app.post(
+    '/sync/dead-letters/:id/dismiss',
+    {
+      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      schema: {
+        tags: ['sync'],
+        summary: 'Give up on a rejected op, saying why (it stays listed, dismissed)',
+        description:
+          '409 already_resolved once retried or dismissed. A store manager: its own location only.',
+        params: DeadLetterParams,
+        body: DeadLetterDismiss,
+        response: { 200: DeadLetter, ...errorResponses, 409: ErrorBody },
+      },
+    },
+    async (request) =>
+      dismissDeadLetter(app.db, principalOf(request), request.params.id, request.body.reason),
+  );
+
+  app.get(
+    '/sync/health',
+    {
+      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      schema: {
+        tags: ['sync'],
+        summary: 'Sync health per till, per location and brand-wide, with status by documented thresholds',
+        description:
+          'Status rules and thresholds: README, "Sync health". A store manager sees their own location.',
+        querystring: z.object({ locationId: LocationId.optional() }),
+        response: { 200: SyncHealth, ...errorResponses },
+      },
+    },
+    async (request) =>
+      syncHealth(app.db, app.healthThresholds, readScope(principalOf(request), request.query.locationId)),
+  );
+
+  app.get(
+    '/sync/activity',
+    {
+      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      schema: {
+        tags: ['sync'],
+        summary: 'Ops applied, duplicates, rejections and sync lag per minute over the last hours',
+        querystring: z.object({
+          hours: z.coerce.number().int().min(1).max(48).default(6),
+          locationId: LocationId.optional(),
+        }),
+        response: { 200: SyncActivity, ...errorResponses },
+      },
+    },
+    async (request) =>
+      syncActivity(app.db, request.query.hours, readScope(principalOf(request), request.query.locationId)),
   );
 };
 export default routes;

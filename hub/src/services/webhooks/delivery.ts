@@ -46,8 +46,15 @@ export function retryDelayMs(
   return Math.round(full / 2 + (random() * full) / 2);
 }
 
+/** Hears of each failed attempt: 'retrying' (another is scheduled) or 'failed' (given up). */
+export type DeliveryFailureListener = (outcome: 'retrying' | 'failed') => void;
+
 /** One run of the delivery job: claim due deliveries, send them, record outcomes. Returns attempts made. */
-export async function deliverDue(db: Database, s: DeliverySettings): Promise<number> {
+export async function deliverDue(
+  db: Database,
+  s: DeliverySettings,
+  onFailure: DeliveryFailureListener = () => undefined,
+): Promise<number> {
   let attempts = 0;
   for (let batch = 0; batch < s.maxBatchesPerRun; batch++) {
     const { claimed, taken } = await claimDue(db, s.batchSize, s.leaseMs);
@@ -55,8 +62,10 @@ export async function deliverDue(db: Database, s: DeliverySettings): Promise<num
       claimed.map(async (delivery) => {
         const result = await sendDelivery(delivery, s.timeoutMs);
         if (result.error === null) return recordAttempt(db, delivery, result, 'delivered', null);
-        if (delivery.attempt >= s.maxAttempts) return recordAttempt(db, delivery, result, 'failed', null);
-        return recordAttempt(db, delivery, result, 'retrying', retryDelayMs(delivery.attempt, s));
+        const outcome = delivery.attempt >= s.maxAttempts ? 'failed' : 'retrying';
+        onFailure(outcome);
+        const retryInMs = outcome === 'retrying' ? retryDelayMs(delivery.attempt, s) : null;
+        return recordAttempt(db, delivery, result, outcome, retryInMs);
       }),
     );
     attempts += claimed.length;

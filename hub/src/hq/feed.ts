@@ -1,0 +1,105 @@
+import type { FastifyInstance } from 'fastify';
+import type { Namespace } from 'socket.io';
+import type { HqUpdate } from '../schemas/health.js';
+import { listAlerts } from '../services/health/alerts.js';
+import { syncHealth } from '../services/health/sync-health.js';
+import { authenticate } from '../services/tokens.js';
+
+/*
+ * The dashboard's live feed: Socket.IO namespace /hq on the sync server (path /sync), for hq and
+ * admin tokens. Each dashboard gets an `update` {health, alerts} on connect, shortly after any stock
+ * commit or till (dis)connection, and every REFRESH_MS regardless (heartbeats, time-based status
+ * changes, and changes made through other hub instances). Nothing is computed while no dashboard is
+ * connected; updates go to this instance's dashboards only (each instance refreshes its own).
+ */
+
+const REFRESH_MS = 2_000;
+/** At most one recomputation per this interval, however busy the hub is. */
+const MIN_GAP_MS = 500;
+const ALERTS_IN_UPDATE = 50;
+
+export async function hqUpdate(app: FastifyInstance): Promise<HqUpdate> {
+  const health = await syncHealth(app.db, app.healthThresholds);
+  const alerts = await listAlerts(app.db, { limit: ALERTS_IN_UPDATE });
+  return { health, alerts: alerts.items };
+}
+
+interface HqServerEvents {
+  update: (update: HqUpdate) => void;
+}
+export type HqNamespace = Namespace<Record<string, never>, HqServerEvents>;
+
+export function attachHqFeed(app: FastifyInstance): HqNamespace {
+  // The sync server is typed for tills; this namespace speaks its own (smaller) protocol.
+  const nsp = app.io.of('/hq') as unknown as HqNamespace;
+  nsp.use(async (socket, next) => {
+    const token: unknown = (socket.handshake.auth as { token?: unknown }).token;
+    const principal = typeof token === 'string' ? await authenticate(app.db, token).catch(() => null) : null;
+    if (!principal) return next(refusal('unauthorized', 'unknown, revoked or missing token'));
+    if (principal.role !== 'hq' && principal.role !== 'admin') {
+      return next(refusal('forbidden', 'the HQ dashboard needs an hq or admin token'));
+    }
+    next();
+  });
+
+  let running = false;
+  let again = false;
+  let timer: NodeJS.Timeout | null = null;
+  let last = 0;
+  const refresh = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        if (nsp.sockets.size === 0) return;
+        last = Date.now();
+        nsp.local.emit('update', await hqUpdate(app));
+      } while (again);
+    } catch (err) {
+      app.log.warn({ err }, 'HQ dashboard update failed');
+    } finally {
+      running = false;
+    }
+  };
+  /** Coalesce bursts of changes into one update, at most every MIN_GAP_MS. */
+  const soon = () => {
+    if (timer || nsp.sockets.size === 0) return;
+    timer = setTimeout(
+      () => {
+        timer = null;
+        void refresh();
+      },
+      Math.max(100, MIN_GAP_MS - (Date.now() - last)),
+    );
+  };
+
+  nsp.on('connection', (socket) => {
+    hqUpdate(app).then(
+      (update) => socket.emit('update', update),
+      (err: unknown) => app.log.warn({ err }, 'HQ dashboard first update failed'),
+    );
+  });
+  const onTill = (socket: { on(event: 'disconnect', fn: () => void): unknown }) => {
+    soon();
+    socket.on('disconnect', soon);
+  };
+  app.io.on('connection', onTill);
+  app.stock.commits.on('commit', soon);
+  const interval = setInterval(() => void refresh(), REFRESH_MS);
+  interval.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(interval);
+    if (timer) clearTimeout(timer);
+    app.io.off('connection', onTill);
+    app.stock.commits.off('commit', soon);
+  });
+  return nsp;
+}
+
+function refusal(code: 'unauthorized' | 'forbidden', message: string) {
+  return Object.assign(new Error(message), { data: { code, message } });
+}

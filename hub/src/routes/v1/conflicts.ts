@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { principalOf } from '../../plugins/app/auth.js';
+import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { Conflict, ConflictListQuery, ConflictParams, ConflictResolve } from '../../schemas/conflicts.js';
+import { readScope } from '../../services/access.js';
+import { listConflicts, resolveConflict } from '../../services/conflicts.js';
+
+const tags = ['conflicts'];
+const TRIAGE = ['admin', 'hq', 'store_manager'] as const;
+
+/** HQ triage of the conflicts the hub settled: oversells, pickup and transfer mismatches, broken reservations. */
+const routes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/conflicts',
+    {
+      preHandler: app.authorize(TRIAGE),
+      schema: {
+        tags,
+        summary: 'Conflicts, newest first (filter by location, status, kind, SKU; cursor pagination)',
+        description: 'A store manager sees its own location only (the default without locationId).',
+        querystring: ConflictListQuery,
+        response: { 200: page(Conflict), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { locationId, ...query } = request.query;
+      return listConflicts(app.db, query, readScope(principalOf(request), locationId));
+    },
+  );
+
+  app.post(
+    '/conflicts/:id/resolve',
+    {
+      preHandler: app.authorize(TRIAGE),
+      schema: {
+        tags,
+        summary: 'Resolve a conflict with a note (emits conflict.resolved)',
+        description:
+          '409 already_resolved when it was resolved before. A store manager: its own location only.',
+        params: ConflictParams,
+        body: ConflictResolve,
+        response: { 200: Conflict, ...errorResponses, 409: ErrorBody },
+      },
+    },
+    async (request) => resolveConflict(app.db, principalOf(request), request.params.id, request.body.note),
+  );
+};
+export default routes;

@@ -1,0 +1,123 @@
+import type { Database, Queryable } from '../db/database.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import { decodeCursor, pageOf } from '../http/pagination.js';
+import type { Conflict, ConflictListQuery } from '../schemas/conflicts.js';
+import { assertCanTriage } from './access.js';
+import { emitEvent } from './events.js';
+import type { Principal } from './tokens.js';
+import { actorOf } from './transfers.js';
+
+/*
+ * Conflicts the hub settled on its own (oversells, pickup and transfer mismatches, broken
+ * reservations: the ledger and the till paths open them) as HQ triages them: listed newest first,
+ * resolved once with a note.
+ */
+
+interface ConflictRecord {
+  id: number;
+  location_id: string;
+  kind: string;
+  sku: string | null;
+  op_id: string | null;
+  details: Record<string, unknown>;
+  status: 'open' | 'resolved';
+  created_at: Date;
+  resolved_at: Date | null;
+  resolved_by: string | null;
+  resolution: string | null;
+}
+
+const COLUMNS =
+  'id, location_id, kind, sku, op_id, details, status, created_at, resolved_at, resolved_by, resolution';
+
+function toConflict(r: ConflictRecord): Conflict {
+  return {
+    id: r.id,
+    locationId: r.location_id,
+    kind: r.kind,
+    sku: r.sku,
+    opId: r.op_id,
+    details: r.details,
+    status: r.status,
+    createdAt: r.created_at.toISOString(),
+    resolvedAt: r.resolved_at?.toISOString() ?? null,
+    resolvedBy: r.resolved_by,
+    resolution: r.resolution,
+  };
+}
+
+/** Newest first (by id: ids are handed out in insertion order); `locationId` already scoped. */
+export async function listConflicts(
+  db: Queryable,
+  q: Omit<ConflictListQuery, 'locationId'>,
+  locationId: string | null,
+): Promise<{ items: Conflict[]; nextCursor: string | null }> {
+  let before: number | null = null;
+  if (q.cursor !== undefined) {
+    const [id] = decodeCursor(q.cursor, 1);
+    if (typeof id !== 'number') {
+      throw new BadRequestError('querystring.cursor: not a cursor returned by this endpoint', {
+        field: 'cursor',
+      });
+    }
+    before = id;
+  }
+  const { rows } = await db.query<ConflictRecord>(
+    `SELECT ${COLUMNS} FROM conflicts
+     WHERE ($1::text IS NULL OR location_id = $1) AND ($2::text IS NULL OR status = $2)
+       AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR sku = $4)
+       AND ($5::bigint IS NULL OR id < $5)
+     ORDER BY id DESC LIMIT $6`,
+    [locationId, q.status ?? null, q.kind ?? null, q.sku ?? null, before, q.limit + 1],
+  );
+  return pageOf(rows, q.limit, (r) => [r.id], toConflict);
+}
+
+/**
+ * Resolve an open conflict with a note, and emit `conflict.resolved` in the same transaction.
+ * 404 unknown, 403 another location's (store manager), 409 already resolved.
+ */
+export function resolveConflict(
+  db: Database,
+  principal: Principal,
+  id: number,
+  note: string,
+): Promise<Conflict> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<ConflictRecord>(
+      `SELECT ${COLUMNS} FROM conflicts WHERE id = $1 FOR UPDATE`,
+      [id],
+    );
+    const current = rows[0];
+    if (!current) throw new NotFoundError('conflict', String(id));
+    assertCanTriage(principal, current.location_id);
+    if (current.status === 'resolved') {
+      throw new ConflictError('already_resolved', `conflict ${id} was already resolved`, {
+        resolvedAt: current.resolved_at?.toISOString() ?? null,
+        resolvedBy: current.resolved_by,
+      });
+    }
+    const { rows: updated } = await tx.query<ConflictRecord>(
+      `UPDATE conflicts SET status = 'resolved', resolved_at = now(), resolved_by = $2, resolution = $3
+       WHERE location_id = $4 AND id = $1 RETURNING ${COLUMNS}`,
+      [id, actorOf(principal), note, current.location_id],
+    );
+    const conflict = toConflict(updated[0]!);
+    await emitEvent(
+      tx,
+      'conflict.resolved',
+      {
+        conflictId: conflict.id,
+        locationId: conflict.locationId,
+        kind: conflict.kind,
+        sku: conflict.sku,
+        opId: conflict.opId,
+        resolvedAt: conflict.resolvedAt,
+        resolvedBy: conflict.resolvedBy,
+        resolution: conflict.resolution,
+      },
+      conflict.locationId,
+    );
+    return conflict;
+  });
+}
