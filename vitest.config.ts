@@ -35,7 +35,13 @@ export default defineConfig({
         extends: true as const,
         test: {
           name: `hub-${db}`,
-          include: ['hub/test/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/chaos/**/*.test.ts'],
+          include: [
+            'hub/test/**/*.test.ts',
+            'test/e2e/**/*.test.ts',
+            'test/chaos/**/*.test.ts',
+            'test/fuzz/**/*.test.ts',
+            'test/property/**/*.test.ts',
+          ],
           env: { TILLSYNC_TEST_DB: db },
           testTimeout: 30_000,
           hookTimeout: 60_000,

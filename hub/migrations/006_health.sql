@@ -42,8 +42,8 @@ $$;
 CREATE TRIGGER conflicts_opened_event AFTER INSERT ON conflicts
   FOR EACH ROW EXECUTE FUNCTION conflict_opened_event();
 
--- Fires only when a row crosses from above its reorder point to at or below it (one alert per
--- crossing, not one per sale while it stays low).
+-- Fires only when stock moves a row from above its reorder point to at or below it: one alert per
+-- crossing, not one per sale while it stays low, and none for setting a reorder point.
 CREATE FUNCTION stock_low_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO events (event_id, type, location_id, payload)
@@ -56,5 +56,5 @@ $$;
 CREATE TRIGGER stock_low_event AFTER UPDATE ON stock
   FOR EACH ROW
   WHEN (NEW.reorder_point > 0 AND NEW.on_hand - NEW.reserved <= NEW.reorder_point
-        AND (OLD.reorder_point = 0 OR OLD.on_hand - OLD.reserved > OLD.reorder_point))
+        AND OLD.on_hand - OLD.reserved > NEW.reorder_point)
   EXECUTE FUNCTION stock_low_event();

@@ -5,7 +5,7 @@ import type { HubConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { attachHqFeed } from './hq/feed.js';
 import hqPage from './hq/page.js';
-import { installErrorHandler } from './http/error-handler.js';
+import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import { genReqId, installRequestIdHeader } from './http/request-id.js';
 import auth from './plugins/app/auth.js';
 import health from './plugins/app/health.js';
@@ -48,6 +48,7 @@ export async function buildApp({
         ? false
         : { level: config.logLevel, ...(logStream ? { stream: logStream } : {}) },
     genReqId,
+    frameworkErrors,
     bodyLimit: config.bodyLimit,
     // Reject bodies/queries with prototype-polluting keys outright.
     onProtoPoisoning: 'error',

@@ -85,6 +85,9 @@ export const PG = {
   uniqueViolation: '23505',
   foreignKeyViolation: '23503',
   checkViolation: '23514',
+  /** Text Postgres cannot store: a NUL byte, or bytes invalid in UTF-8. */
+  characterNotInRepertoire: '22021',
+  untranslatableCharacter: '22P05',
 } as const;
 
 export function pgErrorCode(err: unknown): string | undefined {

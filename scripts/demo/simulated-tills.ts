@@ -30,7 +30,7 @@ export async function startSimulatedTills(options: SimulatedTillsOptions): Promi
     Array.from({ length: config.tillsPerStore }, (_, i) => ({
       id: simulatedTillId(location.id, i + 1),
       locationId: location.id,
-      name: `${location.name}: simulated till ${i + 1}`,
+      name: `Simulated till ${i + 1}`,
     })),
   );
   const seeds = new Random(config.seed);

@@ -8,7 +8,7 @@ import type { HubConfig } from '../config.js';
  * a lock left by a process that no longer exists is taken over.
  */
 
-const LOCK_FILE = 'tillsync.lock';
+export const LOCK_FILE = 'tillsync.lock';
 
 export interface DataDirLock {
   release(): Promise<void>;

@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { backup, restore } from './backup.js';
 import { importCsv } from './import.js';
 import { type CliIo, type CliOutcome, UsageError } from './io.js';
 
@@ -20,6 +21,10 @@ Commands:
   import stock <file.csv> [--skip-invalid]
                                          columns: location,sku,on_hand[,reorder_point]
   token create --role <admin|hq|store_manager|channel> [--location <id>] [--name <name>]
+  backup <file>                          Postgres: pg_dump custom format; PGlite: data-dir tarball
+                                         (PGlite: stop the hub first, it holds the data directory)
+  restore <file> [--force]               into an empty database, then migrate and check the ledger;
+                                         --force replaces a database that already has data
 
 Import exit codes: 0 all rows imported, 1 nothing imported (rows rejected or error),
   3 valid rows imported with --skip-invalid, some rejected. 2 is a usage error.
@@ -41,6 +46,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
       strict: true,
       options: {
         'skip-invalid': { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
         role: { type: 'string' },
         location: { type: 'string' },
         name: { type: 'string' },
@@ -62,6 +68,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
       case 'token':
         if (rest[0] !== 'create') throw new UsageError('the token command is `token create --role <role>`');
         return await createToken(io, { role: values.role, location: values.location, name: values.name });
+      case 'backup':
+        return await backup(io, rest[0]);
+      case 'restore':
+        return await restore(io, rest[0], values.force);
       default:
         throw new UsageError(command ? `unknown command: ${command}` : 'missing command');
     }

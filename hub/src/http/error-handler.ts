@@ -1,6 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError } from '../errors.js';
+import { AppError, PG, pgErrorCode } from '../errors.js';
 
 export interface ErrorBody {
   code: string;
@@ -36,6 +36,11 @@ export function installErrorHandler(app: FastifyInstance): void {
       // Fastify's own client errors: bad JSON, unsupported media type, missing body, …
       return reply.status(err.statusCode).send(body('invalid_request', err.message));
     }
+    const pg = pgErrorCode(err);
+    if (pg === PG.characterNotInRepertoire || pg === PG.untranslatableCharacter) {
+      // The statement failed, so its transaction rolled back: nothing was written.
+      return reply.status(400).send(body('invalid_text', 'text may not contain NUL (\\u0000) characters'));
+    }
     request.log.error({ err }, 'unhandled error');
     return reply.status(500).send(body('internal', 'internal error'));
   });
@@ -44,6 +49,22 @@ export function installErrorHandler(app: FastifyInstance): void {
     reply.status(404).send(body('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }
+
+/**
+ * Fastify's router refuses some URLs before any route or hook runs (a path param over
+ * `maxParamLength`, a path that is not valid UTF-8): answered here in the same error shape.
+ */
+export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (
+  err,
+  _request,
+  reply,
+) => {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  // The option's reply type is generic over every route's schema; this one answers outside them.
+  (reply as FastifyReply)
+    .status(status)
+    .send(body(status === 414 ? 'uri_too_long' : 'invalid_request', err.message));
+};
 
 function body(code: string, message: string, details?: unknown): ErrorBody {
   return details === undefined ? { code, message } : { code, message, details };

@@ -20,7 +20,14 @@ export const EnrolmentCode = z
 export const EnrolRequest = z.strictObject({ enrolmentCode: z.string().min(10).max(20) });
 
 export const Enrolment = z
-  .object({ deviceId: DeviceId, locationId: LocationId, name: z.string(), token: z.string() })
+  .object({
+    deviceId: DeviceId,
+    locationId: LocationId,
+    name: z.string(),
+    token: z.string(),
+    /** Highest seq the hub holds for this device id (0 for a new till; more for a replacement). */
+    lastAckedSeq: z.number().int(),
+  })
   .meta({ id: 'Enrolment' });
 
 export const Device = z

@@ -80,12 +80,12 @@ export async function renewEnrolmentCode(
 export async function enrol(
   db: Queryable,
   code: string,
-): Promise<{ deviceId: string; locationId: string; name: string; token: string }> {
+): Promise<{ deviceId: string; locationId: string; name: string; token: string; lastAckedSeq: number }> {
   const secret = newSecret();
-  const { rows } = await db.query<{ id: string; location_id: string; name: string }>(
+  const { rows } = await db.query<{ id: string; location_id: string; name: string; last_acked_seq: number }>(
     `UPDATE devices SET token_hash = $2, enrolled_at = now(), enrolment_code_hash = NULL, enrolment_expires_at = NULL
      WHERE enrolment_code_hash = $1 AND enrolment_expires_at > now() AND revoked_at IS NULL
-     RETURNING id, location_id, name`,
+     RETURNING id, location_id, name, last_acked_seq::int AS last_acked_seq`,
     [hashSecret(normalizeCode(code)), hashSecret(secret)],
   );
   const row = rows[0];
@@ -95,6 +95,8 @@ export async function enrol(
     locationId: row.location_id,
     name: row.name,
     token: formatDeviceToken(row.id, secret),
+    // A replacement till enrolled under an existing device id numbers its ops after what landed.
+    lastAckedSeq: row.last_acked_seq,
   };
 }
 

@@ -91,7 +91,7 @@ async function applyPushOnce(
   const envelopes = rawOps.map((raw, i) => {
     const env = Envelope.safeParse(raw);
     if (!env.success) throw new MalformedBatchError(`ops[${i}] has no valid seq`);
-    const opId = typeof env.data.opId === 'string' ? env.data.opId.slice(0, 100) : null;
+    const opId = typeof env.data.opId === 'string' ? storable(env.data.opId.slice(0, 100)) : null;
     return { seq: env.data.seq, opId, raw };
   });
 
@@ -111,6 +111,8 @@ async function applyPushOnce(
       return parsed.success ? [parsed.data] : [];
     });
     const known = await knownReferences(tx, candidates);
+    const resent = await resentOpIds(tx, device, candidates, known);
+    const resentSeqs: Array<{ seq: number; opId: string }> = [];
 
     const results: OpResult[] = [];
     const acceptedOps: TillOp[] = [];
@@ -138,9 +140,15 @@ async function applyPushOnce(
         continue;
       }
       acked = env.seq;
-      const refusal = validateTillOp(env.raw, device, known, batchOpIds);
-      // A rejected op's id is remembered too (applied_ops), so no later op of the batch may take it.
-      if (env.opId !== null) batchOpIds.add(env.opId);
+      if (env.opId !== null && resent.has(env.opId)) {
+        resentSeqs.push({ seq: env.seq, opId: env.opId });
+        results.push({ seq: env.seq, opId, status: 'duplicate' });
+        continue;
+      }
+      const found = validateTillOp(env.raw, device, known, batchOpIds);
+      const refusal = found && { code: found.code, reason: storable(found.reason).slice(0, 500) };
+      // A well-formed rejected op holds its id too (applied_ops.op_id), so no later op may take it.
+      if (env.opId !== null && claimsOpId(refusal?.code ?? null)) batchOpIds.add(env.opId);
       if (refusal) {
         rejected.push({ seq: env.seq, opId: env.opId, raw: env.raw, ...refusal });
         results.push(reject(env.seq, opId, refusal.code, refusal.reason));
@@ -158,6 +166,7 @@ async function applyPushOnce(
       reservationChanges.push(...(await applyTillOps(tx, apply, writer.clock, device, acceptedOps)));
     }
     await remember(tx, device, applied, rejected);
+    await rememberResent(tx, device, resentSeqs);
     await recordSyncActivity(tx, device, {
       applied: acceptedOps,
       duplicates: results.filter((r) => r.status === 'duplicate').length,
@@ -172,6 +181,47 @@ async function applyPushOnce(
   ctx.reservations.publish(reservationChanges);
   const own = commits.filter((c) => c.locationId === device.locationId);
   return { ...result, stock: own.flatMap(stockPushes) };
+}
+
+/**
+ * Op ids of `ops` this device already had applied, sent again under a new seq: a replacement till
+ * passing on a dead machine's unacknowledged ops (`till recover`). Same device, type and clock
+ * stamp in the ledger make it the same op, so it is answered as a duplicate, not reused.
+ */
+async function resentOpIds(
+  tx: Queryable,
+  device: PushingDevice,
+  ops: readonly TillOp[],
+  known: Known,
+): Promise<Set<string>> {
+  const again = ops.filter((op) => known.usedOpIds.has(op.opId));
+  if (again.length === 0) return new Set();
+  const { rows } = await tx.query<{ op_id: string }>(
+    `SELECT c.op_id FROM unnest($2::text[], $3::text[], $4::text[]) AS c (op_id, op_type, hlc)
+     WHERE EXISTS (SELECT 1 FROM applied_ops a
+                   WHERE a.op_id = c.op_id AND a.device_id = $1 AND a.status = 'applied')
+       AND EXISTS (SELECT 1 FROM movements m WHERE m.op_id = c.op_id::uuid AND m.device_id = $1
+                   AND m.op_type = c.op_type AND m.hlc = c.hlc)`,
+    [device.deviceId, again.map((op) => op.opId), again.map((op) => op.type), again.map((op) => op.hlc)],
+  );
+  return new Set(rows.map((r) => r.op_id));
+}
+
+/**
+ * A resent op's new seq is used up (acknowledged as a duplicate); the op id stays with the seq that
+ * applied it, so this row keeps it in sent_op_id only.
+ */
+async function rememberResent(
+  tx: Queryable,
+  device: PushingDevice,
+  resent: ReadonlyArray<{ seq: number; opId: string }>,
+): Promise<void> {
+  if (resent.length === 0) return;
+  await tx.query(
+    `INSERT INTO applied_ops (device_id, seq, op_id, location_id, status, sent_op_id)
+     SELECT $1, seq, NULL, $2, 'applied', op_id FROM unnest($3::bigint[], $4::text[]) AS r (seq, op_id)`,
+    [device.deviceId, device.locationId, resent.map((r) => r.seq), resent.map((r) => r.opId)],
+  );
 }
 
 /** A location commit as stock messages of at most LIMITS.maxRowsPerPage rows, cursors chained. */
@@ -288,6 +338,10 @@ export function validateTillOp(
     return { code: 'malformed', reason: `${issue?.path.join('.') || 'op'}: ${issue?.message ?? 'invalid'}` };
   }
   const op = parsed.data;
+  const text = unstorableText(op);
+  if (text !== null) {
+    return { code: 'malformed', reason: `${text}: text may not hold NUL or unpaired surrogate characters` };
+  }
   // First: any other refusal would remember the id (applied_ops.op_id is unique) and fail the batch.
   if (known.usedOpIds.has(op.opId) || batchOpIds.has(op.opId)) {
     return { code: 'op_id_reused', reason: `op id ${op.opId} was already used` };
@@ -346,7 +400,8 @@ async function rememberedResults(
     code: RejectCode | null;
     reason: string | null;
   }>(
-    'SELECT seq, op_id, status, code, reason FROM applied_ops WHERE device_id = $1 AND seq = ANY($2::bigint[])',
+    `SELECT seq, sent_op_id AS op_id, status, code, reason FROM applied_ops
+     WHERE device_id = $1 AND seq = ANY($2::bigint[])`,
     [deviceId, seqs],
   );
   for (const r of rows) out.set(r.seq, { opId: r.op_id, status: r.status, code: r.code, reason: r.reason });
@@ -377,17 +432,17 @@ async function remember(
   ];
   if (all.length === 0) return;
   await tx.query(
-    `INSERT INTO applied_ops (device_id, seq, op_id, location_id, status, code, reason)
-     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+    `INSERT INTO applied_ops (device_id, seq, op_id, location_id, status, code, reason, sent_op_id)
+     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
     [
       device.deviceId,
       all.map((a) => a.seq),
-      // A rejected op whose id is already taken keeps its id in the dead letter only.
-      all.map((a) => (a.status === 'rejected' && a.code === 'op_id_reused' ? null : a.opId)),
+      all.map((a) => (claimsOpId(a.code as RejectCode | null) ? a.opId : null)),
       all.map(() => device.locationId),
       all.map((a) => a.status),
       all.map((a) => a.code),
       all.map((a) => a.reason),
+      all.map((a) => a.opId),
     ],
   );
   if (rejected.length === 0) return;
@@ -399,9 +454,44 @@ async function remember(
       device.deviceId,
       rejected.map((r) => r.seq),
       rejected.map((r) => r.opId),
-      rejected.map((r) => JSON.stringify(r.raw)),
+      rejected.map((r) => JSON.stringify(r.raw, storableJson)),
       rejected.map((r) => r.code),
       rejected.map((r) => r.reason),
     ],
   );
+}
+
+/**
+ * Whether an op answered with `code` (null: applied) holds its id in the unique applied_ops.op_id.
+ * A malformed op's "id" may be anything, an op_id_reused one's is someone else's: neither claims it
+ * (their sent id is kept in sent_op_id, for answering a resend).
+ */
+function claimsOpId(code: RejectCode | null): boolean {
+  return code !== 'malformed' && code !== 'op_id_reused';
+}
+
+/** Postgres text holds neither NUL nor unpaired surrogates: a hostile till's text is made storable. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what it must find.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function storable(text: string): string {
+  return text.replace(UNSTORABLE, '\ufffd');
+}
+
+/** JSON.stringify replacer for a rejected op's dead letter (jsonb): storable keys and strings. */
+function storableJson(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return storable(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), v]));
+}
+
+/** The path of the first string of a parsed op that Postgres could not store verbatim, else null. */
+function unstorableText(value: unknown, path = 'op'): string | null {
+  if (typeof value === 'string') return storable(value) === value ? null : path;
+  if (typeof value !== 'object' || value === null) return null;
+  for (const [k, v] of Object.entries(value)) {
+    const found = storable(k) === k ? unstorableText(v, `${path}.${k}`) : `${path}.${k}`;
+    if (found !== null) return found;
+  }
+  return null;
 }

@@ -9,6 +9,7 @@ import { Till } from '../engine/till.js';
 import { SyncAgent } from '../sync/agent.js';
 import { enrolTill } from '../sync/enrol.js';
 import { HELP, runCommand } from './commands.js';
+import { recoverOps } from './recover.js';
 
 /*
  * The till's command line:
@@ -16,6 +17,7 @@ import { HELP, runCommand } from './commands.js';
  *   till run                                                     sync, and ring sales from a prompt
  *   till sync                                                    push everything waiting, then exit
  *   till serve [--port N]                                        sync, and serve the cashier UI on 127.0.0.1
+ *   till recover --from <old data dir>                           take over a dead machine's unsynced ops
  *   till sell LIP-RED:2 / till status / …                        one action (no other till process running)
  * The data directory is --data, else TILL_DATA_DIR, else ./till-data; the till logs its ops and
  * sync batches to till.log there (JSON lines).
@@ -27,7 +29,7 @@ export interface CliIo {
   input?: NodeJS.ReadableStream;
 }
 
-const GLOBAL = new Set(['--data', '--hub', '--code']);
+const GLOBAL = new Set(['--data', '--hub', '--code', '--from']);
 
 const defaultIo: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l), input: process.stdin };
 
@@ -41,6 +43,7 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
       hub: { type: 'string' },
       code: { type: 'string' },
       port: { type: 'string' },
+      from: { type: 'string' },
     },
   });
   const dataDir = String(values.data ?? env.TILL_DATA_DIR ?? './till-data');
@@ -67,6 +70,12 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
     const till = Till.open({ dataDir });
     const log = openTillLog(till, dataDir);
     try {
+      if (command === 'recover') {
+        if (typeof values.from !== 'string')
+          throw new TillError('invalid_input', 'usage: till recover --from <old data dir>');
+        recoverOps(till, values.from, io.out);
+        return 0;
+      }
       if (command === 'run') return await shell(till, io, new SyncAgent(till, { logger: log.logger }));
       if (command === 'sync') {
         const agent = new SyncAgent(till, { logger: log.logger });

@@ -113,11 +113,16 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
     };
   }
 
-  saveEnrolment(e: Enrolment): void {
+  /**
+   * `hubAckedSeq`: what the hub already holds for this device id (a replacement till): this till's
+   * ops are numbered after it, never reusing a seq the old machine used.
+   */
+  saveEnrolment(e: Enrolment, hubAckedSeq = 0): void {
     this.db.transaction(() => {
       for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>) this.store.setMeta(k, v);
-      if (this.store.meta('nextSeq') === undefined) this.store.setMeta('nextSeq', 1);
-      if (this.store.meta('lastAckedSeq') === undefined) this.store.setMeta('lastAckedSeq', 0);
+      const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hubAckedSeq);
+      this.store.setMeta('lastAckedSeq', acked);
+      this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, acked + 1));
       if (this.store.meta('cursor') === undefined) this.store.setMeta('cursor', 0);
     })();
     this.clock = this.makeClock();
@@ -447,6 +452,40 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
       this.refreshView(skus);
     })();
     this.emit('change');
+  }
+
+  /**
+   * Take over ops another data directory of this till never got acknowledged (a dead machine's
+   * disk): each goes to the end of the outbox under a new seq, keeping its op id, clock and
+   * receipt, so the hub recognises one it already applied and counts none twice. Ops already in
+   * this outbox are skipped. Returns how many were taken.
+   */
+  adoptOps(ops: readonly TillOp[]): number {
+    const { locationId } = this.requireEnrolment();
+    const known = new Set(this.pending.map((e) => e.opId));
+    const adopted: OutboxEntry[] = [];
+    const before = this.pending;
+    try {
+      this.db.transaction(() => {
+        let seq = this.store.meta('nextSeq') ?? 1;
+        for (const op of ops) {
+          if (known.has(op.opId)) continue;
+          known.add(op.opId);
+          const moved = { ...op, seq };
+          this.store.appendOutbox(seq, moved, this.now());
+          adopted.push({ seq, opId: op.opId, op: moved, createdAt: this.now() });
+          seq += 1;
+        }
+        this.store.setMeta('nextSeq', seq);
+        this.pending = [...before, ...adopted];
+        this.refreshView(new Set(adopted.flatMap((e) => skusTouched(e.op, locationId))));
+      })();
+    } catch (err) {
+      this.pending = before;
+      throw err;
+    }
+    if (adopted.length > 0) this.emit('change');
+    return adopted.length;
   }
 
   saveCatalog(products: Product[], fetchedAt: number): void {

@@ -11,8 +11,8 @@ export async function enrolTill(
   const hubUrl = options.hubUrl.replace(/\/+$/, '');
   const till = Till.open(options);
   try {
-    const enrolment = await enrolWithHub(hubUrl, options.enrolmentCode);
-    till.saveEnrolment({ ...enrolment, hubUrl });
+    const { lastAckedSeq, ...enrolment } = await enrolWithHub(hubUrl, options.enrolmentCode);
+    till.saveEnrolment({ ...enrolment, hubUrl }, lastAckedSeq);
     till.saveCatalog(await fetchCatalog(hubUrl, enrolment.token), Date.now());
     return till;
   } catch (err) {

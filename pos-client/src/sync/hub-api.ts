@@ -12,6 +12,7 @@ const EnrolmentReply = z.object({
   locationId: z.string(),
   name: z.string(),
   token: z.string(),
+  lastAckedSeq: z.number().int().nonnegative(),
 });
 
 const ProductPage = z.object({ items: z.array(CatalogProduct), nextCursor: z.string().nullable() });

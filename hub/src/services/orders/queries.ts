@@ -2,6 +2,7 @@ import type { Queryable } from '../../db/database.js';
 import { BadRequestError, ForbiddenError } from '../../errors.js';
 import { decodeCursor, isTimeKey, pageOf } from '../../http/pagination.js';
 import type { Order, OrderDetail, OrderListQuery } from '../../schemas/orders.js';
+import { assertCanReadLocation } from '../access.js';
 import type { Principal } from '../tokens.js';
 import { ORDER_COLUMNS, type OrderRecord, orderDetail, partsOf, toOrder } from './records.js';
 
@@ -48,7 +49,11 @@ export async function listOrders(
   where((p) => `kind = ${p}`, query.kind);
   if (query.status !== undefined) where((p) => `status = ${p}`, query.status);
   if (query.channel !== undefined) where((p) => `channel = ${p}`, query.channel);
-  if (query.locationId !== undefined) where(allocatedAt, query.locationId);
+  if (query.locationId !== undefined) {
+    // Like every list filtered by location: another store's is refused, not silently emptied.
+    assertCanReadLocation(principal, query.locationId);
+    where(allocatedAt, query.locationId);
+  }
   if (query.from !== undefined) where((p) => `created_at >= ${p}`, query.from);
   if (query.to !== undefined) where((p) => `created_at < ${p}`, query.to);
   if (principal.role === 'channel') where((p) => `created_by = ${p}`, principal.id);

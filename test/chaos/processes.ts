@@ -1,0 +1,221 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/*
+ * The hub and tills as real child processes, so a chaos run can kill them with SIGKILL at any
+ * instant (no shutdown hook runs, no buffer is flushed) and start them again on the same port or
+ * data directory.
+ */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Run TypeScript sources directly; `node --import tsx` (not the tsx CLI) so the pid killed is the process. */
+const TS_NODE = ['--import', 'tsx', '--conditions=@tillsync/source'];
+
+function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [...TS_NODE, script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Resolve once a child printed a line matching `test` (or fail when it exits first). */
+function waitForLine(
+  child: ChildProcess,
+  test: (line: string) => boolean,
+  timeoutMs: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const stderr: string[] = [];
+    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+    const timer = setTimeout(() => finish(new Error(`no ready line within ${timeoutMs} ms`)), timeoutMs);
+    const onExit = (code: number | null) =>
+      finish(new Error(`exited (${code}) before ready: ${stderr.join('').slice(-2_000)}`));
+    const finish = (err: Error | null, line?: string) => {
+      clearTimeout(timer);
+      lines.off('line', onLine);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(line!);
+    };
+    const onLine = (line: string) => {
+      if (test(line)) finish(null, line);
+    };
+    lines.on('line', onLine);
+    child.once('exit', onExit);
+  });
+}
+
+async function kill9(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Where the hub keeps its data: a Postgres URL (a schema of its own in it) or a PGlite directory. */
+export type HubStorage = { databaseUrl: string } | { dataDir: string };
+
+/** The hub CLI's `serve` as a child process on a fixed port. */
+export class HubProcess {
+  private child: ChildProcess | null = null;
+  kills = 0;
+
+  constructor(
+    readonly storage: HubStorage,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** Start `serve` and resolve once it listens. */
+  async start(): Promise<void> {
+    const child = spawnTs('hub/src/cli/main.ts', ['serve'], {
+      HOST: '127.0.0.1',
+      PORT: String(this.port),
+      LOG_LEVEL: 'silent',
+      TILLSYNC_RATE_LIMIT: '1000000',
+      ...('databaseUrl' in this.storage
+        ? { DATABASE_URL: this.storage.databaseUrl }
+        : { DATABASE_URL: '', TILLSYNC_DATA_DIR: this.storage.dataDir }),
+    });
+    this.child = child;
+    try {
+      await waitForLine(child, (l) => l.includes('hub listening on'), 60_000);
+    } catch (err) {
+      await kill9(child);
+      this.child = null;
+      throw err;
+    }
+  }
+
+  /** SIGKILL: whatever transaction is open dies with the process. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child) this.kills++;
+    await kill9(child);
+  }
+
+  /** A clean shutdown (SIGTERM), e.g. before opening its PGlite directory from another process. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export interface TillWorkerOptions {
+  dataDir: string;
+  seed: number;
+  everyMs: number;
+  /** Shift the till process's wall clock by this much. */
+  skewMs?: number;
+}
+
+/** One line a till worker printed: an op the cashier saw completed, or its state on request. */
+export type TillEvent =
+  | { e: 'ready'; deviceId: string | null }
+  | { e: 'op'; opId: string; type: string; effects: number }
+  | { e: 'state'; outboxDepth: number; sync: string; rows: unknown[] };
+
+/** A till worker (test/chaos/till-worker.ts) as a child process that can be SIGKILLed and restarted. */
+export class TillProcess {
+  private child: ChildProcess | null = null;
+  private starts = 0;
+  private pendingState: Array<(s: Extract<TillEvent, { e: 'state' }>) => void> = [];
+  kills = 0;
+
+  constructor(
+    readonly id: string,
+    readonly options: TillWorkerOptions,
+    /** Every op the cashier saw completed, across restarts. */
+    private readonly onOp: (till: TillProcess, op: Extract<TillEvent, { e: 'op' }>) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** Start the worker (enrolling on the first start) and resolve once it is open. */
+  async start(enrolment?: { hubUrl: string; code: string }): Promise<void> {
+    const o = this.options;
+    const child = spawnTs('test/chaos/till-worker.ts', [
+      '--data-dir',
+      o.dataDir,
+      // Each start rings a different sequence (a restarted cashier does not repeat themselves).
+      '--seed',
+      String(o.seed * 1_000 + this.starts++),
+      '--every-ms',
+      String(o.everyMs),
+      // `=` form: a negative skew would read as an option.
+      `--skew-ms=${o.skewMs ?? 0}`,
+      ...(enrolment ? ['--hub-url', enrolment.hubUrl, '--code', enrolment.code] : []),
+    ]);
+    this.child = child;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const event = JSON.parse(line) as TillEvent;
+      if (event.e === 'op') this.onOp(this, event);
+      else if (event.e === 'state') this.pendingState.shift()?.(event);
+    });
+    child.once('exit', () => {
+      if (this.child === child) this.child = null;
+      this.pendingState = [];
+    });
+    try {
+      await waitForLine(child, (l) => l.startsWith('{"e":"ready"'), 60_000);
+    } catch (err) {
+      await kill9(child);
+      this.child = null;
+      throw err;
+    }
+  }
+
+  private send(command: string): void {
+    this.child?.stdin?.write(`${command}\n`);
+  }
+
+  ring(on: boolean): void {
+    this.send(on ? 'go' : 'pause');
+  }
+
+  /** The till's outbox depth, sync state and its view of its location's stock. */
+  state(timeoutMs = 5_000): Promise<Extract<TillEvent, { e: 'state' }>> {
+    return new Promise((resolve, reject) => {
+      if (!this.child) return reject(new Error(`till ${this.id} is not running`));
+      const timer = setTimeout(() => reject(new Error(`till ${this.id} did not answer "state"`)), timeoutMs);
+      this.pendingState.push((s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      this.send('state');
+    });
+  }
+
+  /** SIGKILL, at whatever instant: between a sale and its ack, mid-push, mid-transaction. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child) this.kills++;
+    await kill9(child);
+  }
+
+  /** Ends the worker without counting it as a fault (end of run). */
+  async close(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    await kill9(child);
+  }
+}
