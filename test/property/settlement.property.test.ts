@@ -1,4 +1,4 @@
-import { encodeHlc, MemoryLedger, newOpId, TillOp } from '@tillsync/sync-protocol';
+import { encodeHlc, MemoryLedger, newOpId, type StockRow, TillOp } from '@tillsync/sync-protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPush } from '../../hub/src/sync/push.js';
@@ -51,6 +51,20 @@ const scenario = fc.record({
     maxLength: 40,
   }),
 });
+
+/** What must agree: every stock figure and the version, by SKU. */
+function settled(rows: StockRow[]) {
+  return rows
+    .map(({ sku: s, onHand, reserved, incoming, damaged, version }) => ({
+      sku: s,
+      onHand,
+      reserved,
+      incoming,
+      damaged,
+      version,
+    }))
+    .sort((a, b) => a.sku.localeCompare(b.sku));
+}
 
 describe(`settlement through the hub on ${testDbKind()}: any interleaving and resends converge`, () => {
   let hub: TestHub;
@@ -117,27 +131,7 @@ describe(`settlement through the hub on ${testDbKind()}: any interleaving and re
 
         const oracle = new MemoryLedger();
         for (const op of all) oracle.apply(op);
-        const expected = [...oracle.rows.values()]
-          .map(({ sku: s, onHand, reserved, incoming, damaged, version }) => ({
-            sku: s,
-            onHand,
-            reserved,
-            incoming,
-            damaged,
-            version,
-          }))
-          .sort((a, b) => a.sku.localeCompare(b.sku));
-        const actual = (await locationRows(db, loc))
-          .map(({ sku: s, onHand, reserved, incoming, damaged, version }) => ({
-            sku: s,
-            onHand,
-            reserved,
-            incoming,
-            damaged,
-            version,
-          }))
-          .sort((a, b) => a.sku.localeCompare(b.sku));
-        expect(actual).toEqual(expected);
+        expect(settled(await locationRows(db, loc))).toEqual(settled([...oracle.rows.values()]));
 
         const { rows } = await db.query<{ n: number }>(
           'SELECT count(*)::int AS n FROM movements WHERE location_id = $1',
