@@ -19,6 +19,7 @@ import rateLimit from './plugins/external/rate-limit.js';
 import swagger from './plugins/external/swagger.js';
 import metricsRoute from './routes/metrics.js';
 import v1 from './routes/v1/index.js';
+import { clusterAdapter } from './sync/cluster.js';
 import reservationFeed from './sync/reservation-feed.js';
 import { attachSyncServer } from './sync/socket-server.js';
 
@@ -75,7 +76,7 @@ export async function buildApp({
   await app.register(metricsRoute);
   await app.register(v1, { prefix: '/v1' });
   await app.register(hqPage);
-  app.decorate('io', attachSyncServer(app));
+  app.decorate('io', attachSyncServer(app, await clusterAdapter(app)));
   attachHqFeed(app);
   return app;
 }

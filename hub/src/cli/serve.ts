@@ -27,6 +27,10 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     say(io, `  API docs   ${url}/docs`);
     say(io, `  Health     ${url}/healthz`);
     say(io, `  Database   ${describeDatabase(config)}`);
+    say(
+      io,
+      `  Instances  ${config.databaseUrl ? 'several hubs may share this database (see README: Running several hubs)' : 'SINGLE INSTANCE: PGlite serves one hub; run several on Postgres'}`,
+    );
     if (hub.bootstrapToken) {
       say(io);
       say(io, 'Bootstrap admin token: shown ONCE, it is not stored anywhere in readable form. Save it now.');

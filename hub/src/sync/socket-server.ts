@@ -9,11 +9,14 @@ import {
   type ProtocolError,
   Pull,
   type Reply,
+  type ReservationPush,
+  type StockPush,
 } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import { Server, type Socket } from 'socket.io';
 import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import { authenticate } from '../services/tokens.js';
+import type { SyncAdapter } from './cluster.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
 import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
 import { observedPush } from './push-telemetry.js';
@@ -30,14 +33,24 @@ import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
  *   push  ─▶ applyPush (one transaction) ─▶ ack        pull ─▶ rows since cursor
  *   checksum ─▶ location checksum at a cursor           heartbeat ─▶ device_status
  *   every committed stock change ─▶ 'stock' to the location's room
+ *
+ * With a cluster adapter (sync/cluster.ts) the hub is one of several instances: a commit on one
+ * reaches the location's tills on every instance, exactly once each, never the pushing till
+ * itself; `fetchSockets` and `disconnectSockets` span the instances.
  */
 
 export interface SocketData {
   deviceId: string;
   locationId: string;
 }
-export type SyncServer = Server<ClientToHubEvents, HubToClientEvents, Record<string, never>, SocketData>;
-type SyncSocket = Socket<ClientToHubEvents, HubToClientEvents, Record<string, never>, SocketData>;
+/** What one hub instance hands the others (through the cluster adapter) for their own tills. */
+interface PeerEvents {
+  /** `origin`: the socket whose push made these changes (it has them in its ack already). */
+  stock: (locationId: string, pushes: StockPush[], origin: string | null) => void;
+  reservations: (locationId: string, push: ReservationPush) => void;
+}
+export type SyncServer = Server<ClientToHubEvents, HubToClientEvents, PeerEvents, SocketData>;
+type SyncSocket = Socket<ClientToHubEvents, HubToClientEvents, PeerEvents, SocketData>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -48,13 +61,16 @@ declare module 'fastify' {
 
 /** Socket.IO's own cap on one message; the zod bounds below are the finer limits. */
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+/** How long the device_in_use check waits for the other hub instances to answer. */
+const PEER_CHECK_TIMEOUT_MS = 3_000;
 
 function refusal(code: ProtocolError['code'], message: string): Error & { data: ProtocolError } {
   return Object.assign(new Error(message), { data: { code, message } });
 }
 
-export function attachSyncServer(app: FastifyInstance): SyncServer {
+export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | null = null): SyncServer {
   const io: SyncServer = new Server(app.server, {
+    ...(adapter ? { adapter } : {}),
     path: '/sync',
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
@@ -76,8 +92,7 @@ export function attachSyncServer(app: FastifyInstance): SyncServer {
     const principal = await authenticate(app.db, auth.data.token).catch(() => null);
     if (principal?.kind !== 'device')
       return next(refusal('unauthorized', 'unknown, revoked or non-device token'));
-    const live = await io.in(`device:${principal.id}`).fetchSockets();
-    if (live.length > 0) {
+    if (await deviceConnected(app, io, principal.id)) {
       return next(
         refusal(
           'device_in_use',
@@ -96,22 +111,38 @@ export function attachSyncServer(app: FastifyInstance): SyncServer {
     });
   });
 
+  // Each instance delivers to its own tills at once (before the pushing till's ack, as on a single
+  // hub) and hands the same pushes to the other instances, which deliver to theirs.
+  const location = (locationId: string, origin: string | null) =>
+    origin ? io.local.to(`loc:${locationId}`).except(origin) : io.local.to(`loc:${locationId}`);
+  const deliverStock: PeerEvents['stock'] = (locationId, pushes, origin) => {
+    const room = location(locationId, origin);
+    for (const push of pushes) room.emit('stock', push);
+  };
+  const deliverReservations: PeerEvents['reservations'] = (locationId, push) => {
+    location(locationId, null).emit('reservations', push);
+  };
   const broadcast = (commits: LocationCommit[], origin: string | undefined) => {
     for (const c of commits) {
-      const room = origin ? io.to(`loc:${c.locationId}`).except(origin) : io.to(`loc:${c.locationId}`);
-      for (const push of stockPushes(c)) room.emit('stock', push);
+      const pushes = stockPushes(c);
+      deliverStock(c.locationId, pushes, origin ?? null);
+      if (adapter) io.serverSideEmit('stock', c.locationId, pushes, origin ?? null);
     }
   };
   const forwardReservations = (changes: ReservationChangeAt[]) => {
     const byLocation = new Map<string, ReservationChangeAt[]>();
     for (const c of changes) byLocation.set(c.locationId, [...(byLocation.get(c.locationId) ?? []), c]);
     for (const [locationId, list] of byLocation) {
-      io.to(`loc:${locationId}`).emit('reservations', {
+      const push: ReservationPush = {
         snapshot: false,
         changes: list.map(({ locationId: _, ...change }) => change),
-      });
+      };
+      deliverReservations(locationId, push);
+      if (adapter) io.serverSideEmit('reservations', locationId, push);
     }
   };
+  io.on('stock', deliverStock);
+  io.on('reservations', deliverReservations);
   app.stock.commits.on('commit', broadcast);
   app.reservationFeed.on('changes', forwardReservations);
   app.addHook('onClose', async () => {
@@ -120,6 +151,24 @@ export function attachSyncServer(app: FastifyInstance): SyncServer {
     await io.close();
   });
   return io;
+}
+
+/**
+ * Whether the device has a connection on any hub instance. An instance that does not answer in
+ * time (going down, not yet dropped from the cluster) must not lock tills out: this instance's
+ * own sockets decide then (the check is best-effort anyway: two connections can race through it).
+ */
+async function deviceConnected(app: FastifyInstance, io: SyncServer, deviceId: string): Promise<boolean> {
+  const room = `device:${deviceId}`;
+  const live = await io
+    .in(room)
+    .timeout(PEER_CHECK_TIMEOUT_MS)
+    .fetchSockets()
+    .catch(async (err: unknown) => {
+      app.log.warn({ err, device: deviceId }, 'other hub instances did not answer; checking this one only');
+      return io.local.in(room).fetchSockets();
+    });
+  return live.length > 0;
 }
 
 function auth(socket: SyncSocket) {

@@ -1,11 +1,12 @@
 import { newOpId } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import { type BuildOptions, buildApp } from '../../../hub/src/app.js';
+import { PostgresDatabase } from '../../../hub/src/db/postgres.js';
 import type { HealthThresholds } from '../../../hub/src/schemas/health.js';
 import { DEFAULT_THRESHOLDS } from '../../../hub/src/services/health/evaluate.js';
 import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
 import { seedCatalog } from '../../../hub/test/helpers/fixtures.js';
-import { createTestDatabase, type TestDatabase } from '../../../hub/test/helpers/test-db.js';
+import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../../../hub/test/helpers/test-db.js';
 
 export interface TestHubOptions {
   /** Health thresholds to judge by (tests shorten them from minutes to moments). */
@@ -34,6 +35,19 @@ export class TestHubServer {
     const hub = new TestHubServer(database, token, options);
     await hub.resume();
     return hub;
+  }
+
+  /**
+   * Another hub instance on this one's Postgres schema, with its own pool, as in a deployment of
+   * several hubs; closing it leaves the schema to this one. PGlite is single-instance: no peers.
+   */
+  async peer(): Promise<TestHubServer> {
+    const schema = this.database.schema;
+    if (!schema) throw new Error('a hub on PGlite is single-instance: it has no peers');
+    const db = await PostgresDatabase.connect({ connectionString: testDatabaseUrl(), schema, max: 10 });
+    const peer = new TestHubServer({ db, schema, drop: () => db.close() }, this.adminToken, this.options);
+    await peer.resume();
+    return peer;
   }
 
   get url(): string {
