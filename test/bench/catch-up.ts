@@ -10,15 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enrolTill, SyncAgent } from '@tillsync/pos-client';
 import { TestHubServer } from '../e2e/helpers/test-hub-server.js';
+import { type BenchDb, benchDatabases, useDatabase } from './lib/databases.js';
+import { type Cell, printTable } from './lib/table.js';
 
 const N = Number(process.env.N ?? 10_000);
 const SKUS = 200;
 
-async function run(
-  db: 'pglite' | 'postgres',
-  batchSize: number,
-): Promise<{ seconds: number; opsPerSecond: number }> {
-  process.env.TILLSYNC_TEST_DB = db;
+async function run(db: BenchDb, batchSize: number): Promise<{ seconds: number; opsPerSecond: number }> {
+  useDatabase(db);
   const hub = await TestHubServer.start();
   const dir = mkdtempSync(join(tmpdir(), 'bench-till-'));
   try {
@@ -64,16 +63,16 @@ async function run(
   }
 }
 
-const dbs: Array<'pglite' | 'postgres'> = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 const batchSizes = (process.env.BATCHES ?? '100,500').split(',').map(Number);
-const rows: string[] = [];
-for (const db of dbs) {
+const rows: Cell[][] = [];
+for (const db of benchDatabases()) {
   for (const batchSize of batchSizes) {
     const r = await run(db, batchSize);
-    rows.push(`| ${db} | ${N} | ${batchSize} | ${r.seconds.toFixed(2)} | ${Math.round(r.opsPerSecond)} |`);
+    rows.push([db, N, batchSize, r.seconds, Math.round(r.opsPerSecond)]);
   }
 }
-console.log(`\nCatch-up: a till reconnects with ${N} queued sales\n`);
-console.log('| database | queued ops | batch size | drain time (s) | ops/s |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(r);
+printTable(
+  `Catch-up: a till reconnects with ${N} queued sales`,
+  ['database', 'queued ops', 'batch size', 'drain time (s)', 'ops/s'],
+  rows,
+);

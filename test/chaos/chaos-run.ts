@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -9,9 +8,10 @@ import { PgliteDatabase } from '../../hub/src/db/pglite.js';
 import { ensureBootstrapAdmin } from '../../hub/src/services/tokens.js';
 import { locationRows } from '../../hub/src/sync/stock-feed.js';
 import { ledgerMismatches, seedCatalog } from '../../hub/test/helpers/fixtures.js';
-import { createTestDatabase, testDatabaseUrl } from '../../hub/test/helpers/test-db.js';
+import { createTestDatabase } from '../../hub/test/helpers/test-db.js';
+import { requestEnrolmentCode } from '../e2e/helpers/test-hub-server.js';
 import { FaultProxy } from './fault-proxy.js';
-import { HubProcess, type HubStorage, TillProcess } from './processes.js';
+import { freePort, HubProcess, type HubStorage, postgresStorage, TillProcess } from './processes.js';
 import { mulberry32 } from './random.js';
 
 /*
@@ -124,7 +124,12 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
     proxies.set('channel', channelProxy);
     await Promise.all(
       tills.map(async (t, i) => {
-        const code = await enrolmentCode(hub.url, storage.adminToken, stores[i % stores.length]!, t.id);
+        const code = await requestEnrolmentCode(
+          hub.url,
+          storage.adminToken,
+          stores[i % stores.length]!,
+          t.id,
+        );
         await t.start({ hubUrl: proxies.get(t.id)!.url, code });
       }),
     );
@@ -313,27 +318,7 @@ async function prepareDatabase(kind: DbKind, scratch: string, stores: string[]):
   }
   const test = await createTestDatabase('postgres');
   const adminToken = await seed(test.db);
-  const url = new URL(testDatabaseUrl());
-  url.searchParams.set('options', `-c search_path=${test.schema}`);
-  return { hub: { databaseUrl: url.toString() }, adminToken, db: test.db, drop: () => test.drop() };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function enrolmentCode(hubUrl: string, token: string, locationId: string, id: string): Promise<string> {
-  const res = await fetch(`${hubUrl}/v1/devices`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ locationId, name: `Till ${id}`, id }),
-  });
-  if (res.status !== 201) throw new Error(`enrolment code refused: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { enrolmentCode: string }).enrolmentCode;
+  return { hub: postgresStorage(test.schema!), adminToken, db: test.db, drop: () => test.drop() };
 }
 
 /**

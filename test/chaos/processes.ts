@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { testDatabaseUrl } from '../../hub/test/helpers/test-db.js';
 
 /*
  * The hub and tills as real child processes, so a chaos run can kill them with SIGKILL at any
@@ -58,6 +61,22 @@ async function kill9(child: ChildProcess | null): Promise<void> {
 
 /** Where the hub keeps its data: a Postgres URL (a schema of its own in it) or a PGlite directory. */
 export type HubStorage = { databaseUrl: string } | { dataDir: string };
+
+/** The test Postgres, with `schema` as the hub's search path. */
+export function postgresStorage(schema: string): HubStorage {
+  const url = new URL(testDatabaseUrl());
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return { databaseUrl: url.toString() };
+}
+
+/** A port free on loopback right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** The hub CLI's `serve` as a child process on a fixed port. */
 export class HubProcess {

@@ -94,14 +94,8 @@ export class TestHubServer {
   }
 
   /** A one-time enrolment code for a new till at `locationId`. */
-  async enrolmentCode(locationId: string, id?: string): Promise<string> {
-    const res = await fetch(`${this.url}/v1/devices`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ locationId, name: `Till ${id ?? ''}`.trim(), ...(id ? { id } : {}) }),
-    });
-    if (res.status !== 201) throw new Error(`enrolment code refused: ${res.status} ${await res.text()}`);
-    return ((await res.json()) as { enrolmentCode: string }).enrolmentCode;
+  enrolmentCode(locationId: string, id?: string): Promise<string> {
+    return requestEnrolmentCode(this.url, this.adminToken, locationId, id);
   }
 
   /** Hold units at a location for an order straight through the ledger (a bare reservation). */
@@ -132,4 +126,20 @@ export class TestHubServer {
     );
     return rows[0]?.on_hand;
   }
+}
+
+/** Ask the hub at `hubUrl` (as admin `token`) for a one-time enrolment code for a till at `locationId`. */
+export async function requestEnrolmentCode(
+  hubUrl: string,
+  token: string,
+  locationId: string,
+  id?: string,
+): Promise<string> {
+  const res = await fetch(`${hubUrl}/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ locationId, name: `Till ${id ?? ''}`.trim(), ...(id ? { id } : {}) }),
+  });
+  if (res.status !== 201) throw new Error(`enrolment code refused: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { enrolmentCode: string }).enrolmentCode;
 }

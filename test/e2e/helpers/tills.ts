@@ -4,8 +4,19 @@ import { join } from 'node:path';
 import { enrolTill, SyncAgent, type SyncAgentOptions, Till } from '@tillsync/pos-client';
 import { effectsOf, type StockRow, stockChecksum, type TillOp } from '@tillsync/sync-protocol';
 import { expect } from 'vitest';
+import type { Queryable } from '../../../hub/src/db/database.js';
 import { locationRows } from '../../../hub/src/sync/stock-feed.js';
-import type { TestHubServer } from './test-hub-server.js';
+
+/** A hub a till can enrol at: where it listens, and how to get a till an enrolment code. */
+export interface EnrollingHub {
+  url: string;
+  enrolmentCode(locationId: string, id?: string): Promise<string>;
+}
+
+/** Where a hub's rows can be read (its database). */
+export interface HubRows {
+  db: Queryable;
+}
 
 /** Fast timings for tests: quick reconnects, frequent drift checks. */
 export const FAST: SyncAgentOptions = {
@@ -27,7 +38,7 @@ export interface TestTill {
 
 /** A real till: SQLite file in a temp dir, enrolled at the hub, syncing over a real socket. */
 export async function startTill(
-  hub: TestHubServer,
+  hub: EnrollingHub,
   locationId: string,
   id: string,
   options: SyncAgentOptions = FAST,
@@ -68,7 +79,7 @@ export async function startTill(
  * the hub's pushes of other tills' changes still on the wire, so compare until equal (or time out).
  */
 export async function expectConverged(
-  hub: TestHubServer,
+  hub: HubRows,
   t: Pick<TestTill, 'till' | 'agent'>,
   timeoutMs = 5_000,
 ): Promise<void> {
@@ -90,7 +101,7 @@ export async function expectConverged(
 }
 
 /** Invariant 1: every op is in the hub's ledger exactly once: one movement per effect, no more. */
-export async function expectLedgerOnce(hub: TestHubServer, ops: readonly TillOp[]): Promise<void> {
+export async function expectLedgerOnce(hub: HubRows, ops: readonly TillOp[]): Promise<void> {
   const { rows } = await hub.db.query<{ op_id: string; n: number }>(
     'SELECT op_id::text AS op_id, count(*)::int AS n FROM movements WHERE op_id = ANY($1::uuid[]) GROUP BY op_id',
     [ops.map((o) => o.opId)],
