@@ -488,6 +488,8 @@ describe(`bad input gets a clear 400 and changes nothing on ${testDbKind()}`, ()
       [{ ...good, priceMinor: 1.5 }, 'body.priceMinor'],
       [{ ...good, sku: 'has space' }, 'body.sku'],
       [{ ...good, sku: "x'; DROP TABLE products; --" }, 'body.sku'],
+      // GET /v1/inventory/low-stock is the brand-wide list: such a SKU could not be looked up.
+      [{ ...good, sku: 'low-stock' }, 'body.sku'],
       [{ ...good, currency: 'euro' }, 'body.currency'],
       [{ ...good, barcode: '12ab' }, 'body.barcode'],
       [{ ...good, name: '   ' }, 'body.name'],

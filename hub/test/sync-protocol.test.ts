@@ -196,6 +196,18 @@ describe(`sync protocol on ${testDbKind()} (real sockets)`, () => {
       [3, 'malformed'],
     ]);
     expect(items[2]!.reason).toBe('lines.0.qty: Too small: expected number to be >0');
+
+    // A store manager's list is its own location's by default; another store's is refused.
+    const b = await till('store-b', 'till-b1');
+    await push(b.socket, [b.ops.sale('NOPE-9', 1)]);
+    const asManager = async (url: string) =>
+      hub.request({ method: 'GET', url, token: await hub.token('store_manager', 'store-a') });
+    const own = await asManager('/v1/sync/dead-letters');
+    expect(own.statusCode).toBe(200);
+    expect((own.body as { items: Array<{ seq: number }> }).items.map((d) => d.seq)).toEqual([1, 2, 3]);
+    expect((await asManager('/v1/sync/dead-letters?locationId=store-b')).statusCode).toBe(403);
+    const all = await hub.request({ method: 'GET', url: '/v1/sync/dead-letters' });
+    expect((all.body as { items: unknown[] }).items).toHaveLength(4);
   });
 
   it('detects a reused seq carrying a different op (a till whose data was wiped)', async () => {

@@ -18,8 +18,18 @@ export const Product = CatalogProduct.extend({ createdAt: z.string(), updatedAt:
 });
 export type Product = z.infer<typeof Product>;
 
+/**
+ * SKUs the REST API cannot address: `GET /v1/inventory/low-stock` is the brand-wide low-stock list,
+ * so a product named `low-stock` could never have its own `GET /v1/inventory/{sku}`.
+ */
+export const RESERVED_SKUS: ReadonlySet<string> = new Set(['low-stock']);
+
+const NewSku = Sku.refine((sku) => !RESERVED_SKUS.has(sku), {
+  message: `reserved: ${[...RESERVED_SKUS].join(', ')} names an API route`,
+});
+
 export const ProductCreate = z.strictObject({
-  sku: Sku,
+  sku: NewSku,
   name: Name,
   barcode: Barcode.nullable().optional(),
   category: Category.nullable().optional(),
