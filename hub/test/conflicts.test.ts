@@ -1,9 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildTestHub, type TestHub } from './helpers/build-hub.js';
-import { seedCatalog } from './helpers/fixtures.js';
-import { authFor, connectRaw, enrolDevice, push, type RawTill } from './helpers/sync-client.js';
+import { type SocketHub, startSocketHub } from './helpers/socket-hub.js';
+import { push } from './helpers/sync-client.js';
 import { testDbKind } from './helpers/test-db.js';
-import { tillOps } from './helpers/till-ops.js';
 
 interface ConflictBody {
   id: number;
@@ -22,14 +20,10 @@ type ConflictPage = { items: ConflictBody[]; nextCursor: string | null };
 const tokenId = (token: string) => token.split('.')[1];
 
 describe(`conflicts triage on ${testDbKind()}`, () => {
-  let hub: TestHub;
-  let url: string;
-  const sockets: RawTill[] = [];
+  let hub: SocketHub;
 
   beforeEach(async () => {
-    hub = await buildTestHub();
-    url = await hub.listen();
-    await seedCatalog(hub.database.db, {
+    hub = await startSocketHub({
       locations: [{ id: 'store-a' }, { id: 'store-b' }],
       products: [{ sku: 'LIP-1' }, { sku: 'LIP-2' }],
       stock: [
@@ -38,22 +32,12 @@ describe(`conflicts triage on ${testDbKind()}`, () => {
       ],
     });
   });
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.close();
-    await hub.close();
-  });
-
-  async function till(locationId: string) {
-    const device = await enrolDevice(hub, locationId);
-    const conn = await connectRaw(url, authFor(device.token));
-    sockets.push(conn.socket);
-    return { socket: conn.socket, ops: tillOps(device.id, locationId) };
-  }
+  afterEach(() => hub.close());
 
   /** Three conflicts from real pushes, oldest first: two oversells and a pickup of an unknown order. */
   async function conflictsFromTills(): Promise<{ oversellA: string; oversellB: string; pickup: string }> {
-    const a = await till('store-a');
-    const b = await till('store-b');
+    const a = await hub.till('store-a');
+    const b = await hub.till('store-b');
     const saleA = a.ops.sale('LIP-1', 3);
     const saleB = b.ops.sale('LIP-2', 2);
     const pickup = a.ops.other({ type: 'pickup', orderId: 'ord_missing', lines: [{ sku: 'LIP-1', qty: 1 }] });

@@ -1,10 +1,9 @@
 import type { TillOpInput } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildTestHub, type TestHub } from './helpers/build-hub.js';
-import { ledgerMismatches, seedCatalog } from './helpers/fixtures.js';
-import { authFor, connectRaw, enrolDevice, eventually, push, type RawTill } from './helpers/sync-client.js';
+import { ledgerMismatches } from './helpers/fixtures.js';
+import { type SocketHub, startSocketHub } from './helpers/socket-hub.js';
+import { eventually, push, type RawTill } from './helpers/sync-client.js';
 import { testDbKind } from './helpers/test-db.js';
-import { tillOps } from './helpers/till-ops.js';
 
 interface DeadLetterBody {
   id: number;
@@ -18,30 +17,16 @@ interface DeadLetterBody {
 }
 
 describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
-  let hub: TestHub;
-  let url: string;
-  const sockets: RawTill[] = [];
+  let hub: SocketHub;
 
   beforeEach(async () => {
-    hub = await buildTestHub();
-    url = await hub.listen();
-    await seedCatalog(hub.database.db, {
+    hub = await startSocketHub({
       locations: [{ id: 'store-a' }, { id: 'store-b' }],
       products: [{ sku: 'LIP-1' }],
       stock: [{ locationId: 'store-a', sku: 'LIP-1', onHand: 10 }],
     });
   });
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.close();
-    await hub.close();
-  });
-
-  async function till(locationId: string) {
-    const device = await enrolDevice(hub, locationId);
-    const conn = await connectRaw(url, authFor(device.token));
-    sockets.push(conn.socket);
-    return { ...conn, device, ops: tillOps(device.id, locationId) };
-  }
+  afterEach(() => hub.close());
 
   /** Push ops and expect each answered with these statuses or reject codes. */
   async function pushExpecting(socket: RawTill, ops: TillOpInput[], outcomes: string[]): Promise<void> {
@@ -82,8 +67,8 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
     ).rows[0]!.n;
 
   it('applies a sale of a SKU created since, once, and the tills of the store get the stock', async () => {
-    const t = await till('store-a');
-    const other = await till('store-a');
+    const t = await hub.till('store-a');
+    const other = await hub.till('store-a');
     const sale = t.ops.sale('NEW-1', 2);
     await pushExpecting(t.socket, [sale], ['unknown_sku']);
     const [letter] = await deadLetters();
@@ -151,7 +136,7 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
   });
 
   it('applies it once when two retries race', async () => {
-    const t = await till('store-a');
+    const t = await hub.till('store-a');
     const sale = t.ops.sale('NEW-2', 1);
     await pushExpecting(t.socket, [sale], ['unknown_sku']);
     await hub.database.db.query(`INSERT INTO products (sku, name, price_minor) VALUES ('NEW-2', 'New', 100)`);
@@ -164,7 +149,7 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
   });
 
   it('applies a transfer to a location created since (unknown_location), transfer record included', async () => {
-    const t = await till('store-a');
+    const t = await hub.till('store-a');
     const out = t.ops.other({
       type: 'transfer_out',
       transferId: 'tr-9',
@@ -191,7 +176,7 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
   });
 
   it('never applies what cannot pass: a reused op id, another store, a malformed op', async () => {
-    const t = await till('store-a');
+    const t = await hub.till('store-a');
     const first = t.ops.sale('LIP-1', 1);
     const reused = t.ops.sale('LIP-1', 5, { opId: first.opId });
     const elsewhere = t.ops.sale('LIP-1', 1, { locationId: 'store-b' });
@@ -222,7 +207,7 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
   });
 
   it('keeps an op id for the op that holds it: the retried first use applies, its reuse never', async () => {
-    const t = await till('store-a');
+    const t = await hub.till('store-a');
     const first = t.ops.sale('NEW-3', 1);
     const reused = t.ops.sale('LIP-1', 2, { opId: first.opId });
     const reusedElsewhere = t.ops.sale('LIP-1', 2, { opId: first.opId, locationId: 'store-b' });
@@ -244,7 +229,7 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
   });
 
   it('dismisses with a reason, once; a dismissed dead letter is never retried', async () => {
-    const t = await till('store-a');
+    const t = await hub.till('store-a');
     await pushExpecting(
       t.socket,
       [t.ops.sale('GONE-1', 1), t.ops.sale('GONE-2', 1)],
@@ -282,7 +267,7 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
   });
 
   it('lets only admin, hq and the store manager of that location settle a dead letter', async () => {
-    const t = await till('store-a');
+    const t = await hub.till('store-a');
     await pushExpecting(t.socket, [t.ops.sale('NOPE-1', 1)], ['unknown_sku']);
     const [letter] = await deadLetters();
     const managerB = await hub.token('store_manager', 'store-b');

@@ -1,17 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { enrolTill, httpCashierApi, startTillApp, type TillApp } from '@tillsync/pos-client';
+import { httpCashierApi, startTillApp, type TillApp } from '@tillsync/pos-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ledgerMismatches } from '../../hub/test/helpers/fixtures.js';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';
 import { TestHubServer } from './helpers/test-hub-server.js';
+import { type EnrolledTillApp, enrolTillApp } from './helpers/till-app.js';
 import { FAST } from './helpers/tills.js';
 
 describe(`the till app in browser mode against a real hub on ${testDbKind()}`, () => {
   let hub: TestHubServer;
-  let dataDir: string;
-  let uiDir: string;
+  let dirs: EnrolledTillApp;
   let app: TillApp | null = null;
 
   beforeEach(async () => {
@@ -24,26 +21,17 @@ describe(`the till app in browser mode against a real hub on ${testDbKind()}`, (
         { locationId: 'lyon', sku: 'LIP-RED', onHand: 8 },
       ],
     });
-    dataDir = mkdtempSync(join(tmpdir(), 'till-app-'));
-    uiDir = mkdtempSync(join(tmpdir(), 'till-app-ui-'));
-    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Till</title>');
-    const enrolled = await enrolTill({
-      dataDir,
-      hubUrl: hub.url,
-      enrolmentCode: await hub.enrolmentCode('paris', 'paris-1'),
-    });
-    enrolled.close();
+    dirs = await enrolTillApp(hub, 'paris', 'paris-1');
   });
   afterEach(async () => {
     await app?.close();
     app = null;
     await hub.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(uiDir, { recursive: true, force: true });
+    dirs.remove();
   });
 
   it('starts on a secret URL, sells through the JSON API and the sale reaches the hub', async () => {
-    app = await startTillApp({ dataDir, staticDir: uiDir, syncOptions: FAST });
+    app = await startTillApp({ dataDir: dirs.dataDir, staticDir: dirs.staticDir, syncOptions: FAST });
     const url = new URL(app.url);
     expect(url.hostname).toBe('127.0.0.1');
     const secret = new URLSearchParams(url.hash.slice(1)).get('secret') ?? '';

@@ -1,29 +1,16 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { enrolTill } from '@tillsync/pos-client';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ledgerMismatches } from '../../hub/test/helpers/fixtures.js';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';
 import { startTillApp, type TillApp } from '../../pos-client/src/app/till-app.js';
+import { buildUiAndLaunchChromium, shots } from './helpers/chromium.js';
 import { TestHubServer } from './helpers/test-hub-server.js';
 import { expectConverged, FAST } from './helpers/tills.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = join(root, 'docs/screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const LIPSTICK_BARCODE = '3600000000017';
 const MASCARA_BARCODE = '3600000000024';
 
@@ -36,9 +23,7 @@ describe(`the cashier screen in Chromium (${testDbKind()})`, () => {
   let page: Page;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(root, 'pos-client/ui/build.mjs')], { stdio: 'inherit' });
-    mkdirSync(shots, { recursive: true });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await buildUiAndLaunchChromium('pos-client/ui');
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { enrolTill, startTillApp, type TillApp } from '@tillsync/pos-client';
+import { startTillApp, type TillApp } from '@tillsync/pos-client';
 import type { TillOp } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseMetrics } from '../../hub/test/helpers/metrics.js';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';
 import { TestHubServer } from './helpers/test-hub-server.js';
+import { type EnrolledTillApp, enrolTillApp } from './helpers/till-app.js';
 import { FAST } from './helpers/tills.js';
 
 type LogLine = Record<string, unknown> & { msg?: string };
@@ -17,8 +17,7 @@ type LogLine = Record<string, unknown> & { msg?: string };
  */
 describe(`correlation ids and metrics with a real till on ${testDbKind()}`, () => {
   let hub: TestHubServer;
-  let dataDir: string;
-  let uiDir: string;
+  let dirs: EnrolledTillApp;
   let app: TillApp | null = null;
   const hubLog: LogLine[] = [];
 
@@ -36,26 +35,17 @@ describe(`correlation ids and metrics with a real till on ${testDbKind()}`, () =
       products: [{ sku: 'LIP-RED', priceMinor: 1500 }],
       stock: [{ locationId: 'paris', sku: 'LIP-RED', onHand: 10 }],
     });
-    dataDir = mkdtempSync(join(tmpdir(), 'till-corr-'));
-    uiDir = mkdtempSync(join(tmpdir(), 'till-corr-ui-'));
-    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Till</title>');
-    const enrolled = await enrolTill({
-      dataDir,
-      hubUrl: hub.url,
-      enrolmentCode: await hub.enrolmentCode('paris', 'paris-1'),
-    });
-    enrolled.close();
+    dirs = await enrolTillApp(hub, 'paris', 'paris-1');
   });
   afterEach(async () => {
     await app?.close();
     app = null;
     await hub.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(uiDir, { recursive: true, force: true });
+    dirs.remove();
   });
 
   const tillLog = (): LogLine[] =>
-    readFileSync(join(dataDir, 'till.log'), 'utf8')
+    readFileSync(join(dirs.dataDir, 'till.log'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as LogLine);
@@ -66,7 +56,7 @@ describe(`correlation ids and metrics with a real till on ${testDbKind()}`, () =
   const scrape = async () => parseMetrics(await (await get('/metrics')).text());
 
   it("follows a sale's op id from the till's log to the hub's log and ledger", async () => {
-    app = await startTillApp({ dataDir, staticDir: uiDir, syncOptions: FAST });
+    app = await startTillApp({ dataDir: dirs.dataDir, staticDir: dirs.staticDir, syncOptions: FAST });
     await app.agent.drained();
     const before = await scrape();
     expect(before.value('tillsync_sync_connections')).toBe(1);

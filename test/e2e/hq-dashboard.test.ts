@@ -1,31 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { newOpId } from '@tillsync/sync-protocol';
 import Fastify from 'fastify';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import hqPage from '../../hub/src/hq/page.js';
 import { installErrorHandler } from '../../hub/src/http/error-handler.js';
 import { createApiToken } from '../../hub/src/services/tokens.js';
 import { authFor, connectRaw, push } from '../../hub/test/helpers/sync-client.js';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';
+import { buildUiAndLaunchChromium, root, shots } from './helpers/chromium.js';
 import { TestHubServer } from './helpers/test-hub-server.js';
 import { startTill, type TestTill } from './helpers/tills.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = join(root, 'docs/screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 /** HQ watching the brand in a real Chromium: a real hub, real tills over real sockets, live updates. */
 describe(`the HQ dashboard in Chromium (${testDbKind()})`, () => {
@@ -36,9 +22,7 @@ describe(`the HQ dashboard in Chromium (${testDbKind()})`, () => {
   const tills: TestTill[] = [];
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(root, 'hub/ui/build.mjs')], { stdio: 'inherit' });
-    mkdirSync(shots, { recursive: true });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await buildUiAndLaunchChromium('hub/ui');
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,7 +1,7 @@
+import { h, mount } from '../../../web/dom.js';
 import type { SyncActivity } from '../../src/schemas/health.js';
 import { type Api, errorText, query } from './api.js';
 import { chart } from './chart.js';
-import { h, mount } from './dom.js';
 import { count, duration } from './format.js';
 import { serial } from './serial.js';
 

@@ -1,5 +1,5 @@
+import { h, reconcile } from '../../../web/dom.js';
 import type { Alert, AlertType } from '../../src/schemas/health.js';
-import { h, reconcile } from './dom.js';
 import { relTime } from './format.js';
 
 /* The alerts feed: newest first, new ones slide in live (the rest of the list stays as it is). */

@@ -1,4 +1,4 @@
-import { h, svg } from './dom.js';
+import { h, svg } from '../../../web/dom.js';
 import { clock } from './format.js';
 
 /*

@@ -1,7 +1,7 @@
+import { byId, mount } from '../../../web/dom.js';
 import type { HqUpdate } from '../../src/schemas/health.js';
 import type { Api } from './api.js';
 import type { Ctx, View } from './context.js';
-import { byId, mount } from './dom.js';
 import { lowStockView } from './low-stock.js';
 import { overview } from './overview.js';
 import { storeView } from './store.js';

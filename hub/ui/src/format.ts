@@ -1,4 +1,4 @@
-import { h } from './dom.js';
+import { h } from '../../../web/dom.js';
 
 /*
  * Times as people read them: "2 min ago", with the absolute time in a title attribute. Relative

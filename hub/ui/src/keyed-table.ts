@@ -1,5 +1,5 @@
+import { h, mount, reconcile } from '../../../web/dom.js';
 import type { HealthStatus } from '../../src/schemas/health.js';
-import { h, mount, reconcile } from './dom.js';
 import { relTime } from './format.js';
 import { linkBadge, statusBadge } from './status.js';
 

@@ -1,8 +1,8 @@
+import { h, mount } from '../../../web/dom.js';
 import type { HqUpdate } from '../../src/schemas/health.js';
 import type { LowStockItem } from '../../src/schemas/inventory.js';
 import { errorText, query } from './api.js';
 import type { Ctx, View } from './context.js';
-import { h, mount } from './dom.js';
 import { count } from './format.js';
 import { serial } from './serial.js';
 

@@ -1,6 +1,6 @@
+import { byId } from '../../../web/dom.js';
 import { type ApiError, createApi } from './api.js';
 import { createDashboard, type Dashboard } from './dashboard.js';
-import { byId } from './dom.js';
 import { ago, refreshTimes } from './format.js';
 import { connectLive, type LinkState, type Refusal } from './live.js';
 import { forgetToken, storedToken, storeToken, takeTokenFromUrl } from './session.js';

@@ -1,9 +1,9 @@
+import { h } from '../../../web/dom.js';
 import type { DeviceHealth, HqUpdate } from '../../src/schemas/health.js';
 import { ActivityPanel } from './activity.js';
 import { AlertFeed } from './alerts.js';
 import { storeColumns, tillColumns } from './columns.js';
 import { activitySignature, type Ctx, type View } from './context.js';
-import { h } from './dom.js';
 import { KeyedTable } from './keyed-table.js';
 
 /** Every store and every till, live; the brand's activity charts and the alerts feed. */

@@ -1,5 +1,5 @@
+import { h } from '../../../web/dom.js';
 import type { HealthStatus } from '../../src/schemas/health.js';
-import { h } from './dom.js';
 
 /* A status is always colour AND words AND a shape, never colour alone. */
 

@@ -1,3 +1,4 @@
+import { h, mount } from '../../../web/dom.js';
 import type { DeviceHealth, HqUpdate, LocationHealth } from '../../src/schemas/health.js';
 import type { Movement } from '../../src/schemas/movements.js';
 import { ActivityPanel } from './activity.js';
@@ -5,7 +6,6 @@ import { AlertFeed } from './alerts.js';
 import { type Api, errorText, query } from './api.js';
 import { tillColumns } from './columns.js';
 import { activitySignature, type Ctx, type View } from './context.js';
-import { h, mount } from './dom.js';
 import { count, duration, relTime } from './format.js';
 import { KeyedTable } from './keyed-table.js';
 import { serial } from './serial.js';

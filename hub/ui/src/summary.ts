@@ -1,5 +1,5 @@
+import { h, mount } from '../../../web/dom.js';
 import type { SyncHealth } from '../../src/schemas/health.js';
-import { h, mount } from './dom.js';
 import { count, duration, relTime } from './format.js';
 import { statusBadge } from './status.js';
 

@@ -1,7 +1,7 @@
+import { h, reconcile } from '../../../web/dom.js';
 import type { Conflict } from '../../src/schemas/conflicts.js';
 import type { DeadLetter } from '../../src/schemas/devices.js';
 import { type Api, errorText, query } from './api.js';
-import { h, reconcile } from './dom.js';
 import { relTime } from './format.js';
 import { serial } from './serial.js';
 

@@ -1,6 +1,6 @@
+import { h, mount } from '../../../web/dom.js';
 import type { Product } from '../../src/engine/store.js';
 import { asCashierError, type Ctx, type Screen } from './context.js';
-import { h, mount } from './dom.js';
 import { scanField } from './scan-field.js';
 
 interface Counted {

@@ -1,9 +1,9 @@
+import { byId, h, mount } from '../../../web/dom.js';
 import type { TillState } from '../../src/app/cashier-api.js';
 import type { Receipt } from '../../src/engine/store.js';
 import { connect } from './connect.js';
 import type { Ctx, Screen, ScreenId } from './context.js';
 import { countScreen } from './count.js';
-import { byId, h, mount } from './dom.js';
 import { confirmOverride } from './override-dialog.js';
 import { pickupsScreen } from './pickups.js';
 import { receiptScreen } from './receipt.js';

@@ -1,5 +1,5 @@
+import { h, mount } from '../../../web/dom.js';
 import type { CashierError } from '../../src/app/cashier-api.js';
-import { h, mount } from './dom.js';
 
 interface ReservedLine {
   sku: string;

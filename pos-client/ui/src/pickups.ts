@@ -1,6 +1,6 @@
+import { h, mount } from '../../../web/dom.js';
 import type { HeldOrder } from '../../src/engine/store.js';
 import { asCashierError, type Ctx, type Screen } from './context.js';
-import { h, mount } from './dom.js';
 import { dateTime } from './format.js';
 
 /** Online orders waiting at this store for the customer to collect. */

@@ -1,6 +1,6 @@
+import { h, mount } from '../../../web/dom.js';
 import type { Receipt } from '../../src/engine/store.js';
 import type { Ctx, Screen } from './context.js';
-import { h, mount } from './dom.js';
 import { dateTime, money } from './format.js';
 
 /** The receipt of the sale or return just made, laid out to print on an 80 mm roll. */

@@ -1,7 +1,7 @@
+import { h, mount } from '../../../web/dom.js';
 import type { PaymentMethod } from '../../src/app/cashier-api.js';
 import type { Receipt } from '../../src/engine/store.js';
 import { asCashierError, type Ctx, type Screen } from './context.js';
-import { h, mount } from './dom.js';
 import { dateTime, money } from './format.js';
 
 interface Pick {

@@ -1,6 +1,6 @@
+import { h, mount } from '../../../web/dom.js';
 import type { Product } from '../../src/engine/store.js';
 import { asCashierError, type Ctx } from './context.js';
-import { h, mount } from './dom.js';
 import { money } from './format.js';
 
 const SEARCH_DELAY_MS = 150;

@@ -1,6 +1,6 @@
+import { h, mount } from '../../../web/dom.js';
 import type { TillState } from '../../src/app/cashier-api.js';
 import type { RejectedOp } from '../../src/engine/store.js';
-import { h, mount } from './dom.js';
 import { clock, duration } from './format.js';
 
 const SHOWN_REJECTIONS = 3;

@@ -1,7 +1,7 @@
+import { h, mount } from '../../../web/dom.js';
 import type { StockLookup } from '../../src/app/cashier-api.js';
 import type { Product } from '../../src/engine/store.js';
 import type { Ctx, Screen } from './context.js';
-import { h, mount } from './dom.js';
 import { money } from './format.js';
 import { scanField } from './scan-field.js';
 

@@ -1,4 +1,7 @@
-/** A tiny hyperscript: enough DOM building for small render functions, without a framework. */
+/**
+ * A tiny hyperscript: enough DOM building for small render functions, without a framework. Shared by
+ * the cashier UI (pos-client/ui) and the HQ dashboard (hub/ui); esbuild bundles it into each.
+ */
 export type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 
