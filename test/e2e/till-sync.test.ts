@@ -87,10 +87,13 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
       await hub.stop();
       // Seller rings 2 units, then the counter counts 6 on the shelf (it already saw those 2 gone),
       // then the seller rings 1 more after the count.
+      // Each till stamps ops with its own hub-corrected clock; on a loaded machine two tills' measured
+      // offsets differ by ~10 ms, so the ops are further apart than that to be ordered as rung.
+      const apart = () => new Promise((r) => setTimeout(r, 60));
       seller.till.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }] });
-      await new Promise((r) => setTimeout(r, 5));
+      await apart();
       counter.till.count([{ ref: 'LIP-RED', counted: 6 }]);
-      await new Promise((r) => setTimeout(r, 5));
+      await apart();
       seller.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
 
       const [first, second] = order === 'count first' ? [counter, seller] : [seller, counter];

@@ -80,4 +80,28 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (order_id, sku)
   ) STRICT;
   `,
+  `
+  -- The cashier's product search (substring of name or SKU) without scanning the catalogue: a
+  -- trigram index over products finds the few rows of a rare term, keyed by products.rowid
+  -- (stable: the till never VACUUMs; after one, run
+  -- INSERT INTO products_search (products_search) VALUES ('rebuild')); a common term walks
+  -- products in name order and stops at the first page of matches.
+  CREATE INDEX products_by_name ON products (name, sku);
+  CREATE VIRTUAL TABLE products_search USING fts5 (
+    name, sku, content = 'products', content_rowid = 'rowid', tokenize = 'trigram'
+  );
+  INSERT INTO products_search (products_search) VALUES ('rebuild');
+  CREATE TRIGGER products_search_insert AFTER INSERT ON products BEGIN
+    INSERT INTO products_search (rowid, name, sku) VALUES (new.rowid, new.name, new.sku);
+  END;
+  CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
+    INSERT INTO products_search (products_search, rowid, name, sku) VALUES ('delete', old.rowid, old.name, old.sku);
+  END;
+  -- A catalogue refresh rewrites every product: re-index only those whose name or SKU changed.
+  CREATE TRIGGER products_search_update AFTER UPDATE OF name, sku ON products
+  WHEN old.name IS NOT new.name OR old.sku IS NOT new.sku BEGIN
+    INSERT INTO products_search (products_search, rowid, name, sku) VALUES ('delete', old.rowid, old.name, old.sku);
+    INSERT INTO products_search (rowid, name, sku) VALUES (new.rowid, new.name, new.sku);
+  END;
+  `,
 ];

@@ -79,6 +79,9 @@ const NUMERIC: ReadonlySet<keyof Meta> = new Set([
   'catalogFetchedAt',
 ]);
 
+/** Above this many trigram candidates a search walks the catalogue in name order instead. */
+const SEARCH_CANDIDATES_MAX = 2_000;
+
 interface StockRecord {
   sku: string;
   on_hand: number;
@@ -115,7 +118,21 @@ export class TillStore {
       ),
       searchProducts: db.prepare<[string, string, number], ProductRecord>(
         `SELECT * FROM products WHERE active = 1 AND (name LIKE ? ESCAPE '\\' OR sku LIKE ? ESCAPE '\\')
-         ORDER BY name LIMIT ?`,
+         ORDER BY name, sku LIMIT ?`,
+      ),
+      // Rows the trigram index gives for a query of 3+ characters (a superset of the LIKE's).
+      searchCandidates: db
+        .prepare<[string, number], number>(
+          'SELECT rowid FROM products_search WHERE products_search MATCH ? LIMIT ?',
+        )
+        .pluck(),
+      // The same search over those candidates only: the LIKE still decides, so the answer is
+      // exactly the scan's.
+      searchProductsIndexed: db.prepare<[string, string, string, number], ProductRecord>(
+        `SELECT * FROM products
+         WHERE rowid IN (SELECT rowid FROM products_search WHERE products_search MATCH ?)
+           AND active = 1 AND (name LIKE ? ESCAPE '\\' OR sku LIKE ? ESCAPE '\\')
+         ORDER BY name, sku LIMIT ?`,
       ),
       upsertProduct: db.prepare(
         `INSERT INTO products (sku, name, barcode, category, price_minor, currency, active)
@@ -198,7 +215,16 @@ export class TillStore {
 
   searchProducts(query: string, limit = 20): Product[] {
     const like = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return this.s.searchProducts.all(like, like, limit).map(toProduct);
+    // A rare term (few trigram candidates): check only those. A common one or one too short for
+    // trigrams: walk products in name order, where matches are dense enough to fill a page fast.
+    const phrase = `"${query.replaceAll('"', '""')}"`;
+    const rare =
+      [...query].length >= 3 &&
+      this.s.searchCandidates.all(phrase, SEARCH_CANDIDATES_MAX + 1).length <= SEARCH_CANDIDATES_MAX;
+    const rows = rare
+      ? this.s.searchProductsIndexed.all(phrase, like, like, limit)
+      : this.s.searchProducts.all(like, like, limit);
+    return rows.map(toProduct);
   }
 
   upsertProducts(products: readonly Product[]): void {

@@ -73,12 +73,18 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
   private clock: HybridClock;
   /** Parsed outbox, seq order: the ops the view applies on top of the hub's rows. */
   private pending: OutboxEntry[];
+  /**
+   * The enrolment, which the sale path reads several times per sale (a sale read 20 meta rows
+   * otherwise). Only this process writes the database (exclusive lock) and only saveEnrolment
+   * changes these keys: it drops the copy once its transaction is over.
+   */
+  private enrolmentCache: Readonly<Enrolment> | null | undefined;
 
   private constructor(db: TillDb, now: () => number) {
     super();
     this.db = db;
     this.now = now;
-    this.store = new TillStore(db, () => this.store.meta('locationId') ?? '');
+    this.store = new TillStore(db, () => this.enrolment?.locationId ?? '');
     this.clock = this.makeClock();
     this.pending = this.store.outboxAfter(0, Number.MAX_SAFE_INTEGER);
   }
@@ -94,7 +100,12 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
 
   // ── identity ─────────────────────────────────────────────────────────────────────────────
 
-  get enrolment(): Enrolment | null {
+  get enrolment(): Readonly<Enrolment> | null {
+    if (this.enrolmentCache === undefined) this.enrolmentCache = this.readEnrolment();
+    return this.enrolmentCache;
+  }
+
+  private readEnrolment(): Readonly<Enrolment> | null {
     const m = (k: keyof Meta) => this.store.meta(k);
     const [deviceId, locationId, name, token, hubUrl] = [
       m('deviceId'),
@@ -118,13 +129,18 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
    * ops are numbered after it, never reusing a seq the old machine used.
    */
   saveEnrolment(e: Enrolment, hubAckedSeq = 0): void {
-    this.db.transaction(() => {
-      for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>) this.store.setMeta(k, v);
-      const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hubAckedSeq);
-      this.store.setMeta('lastAckedSeq', acked);
-      this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, acked + 1));
-      if (this.store.meta('cursor') === undefined) this.store.setMeta('cursor', 0);
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>) this.store.setMeta(k, v);
+        const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hubAckedSeq);
+        this.store.setMeta('lastAckedSeq', acked);
+        this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, acked + 1));
+        if (this.store.meta('cursor') === undefined) this.store.setMeta('cursor', 0);
+      })();
+    } finally {
+      // Re-read whatever is committed (the new enrolment, or the old one after a rollback).
+      this.enrolmentCache = undefined;
+    }
     this.clock = this.makeClock();
   }
 
