@@ -169,6 +169,21 @@ describe(`online orders on ${testDbKind()}`, () => {
       expect(await stockAt('wh-2', 'SKU-1')).toEqual({ onHand: 2, reserved: 1, damaged: 0 });
     });
 
+    it('answers a new order exactly as GET /v1/orders/{id} then shows it', async () => {
+      // The 201 is built from what the writes returned, not read back: it must not differ.
+      await receive('wh-1', [{ sku: 'SKU-1', qty: 3 }]);
+      await receive('wh-2', [
+        { sku: 'SKU-1', qty: 2 },
+        { sku: 'SKU-2', qty: 4 },
+      ]);
+      const o = await placed([
+        { sku: 'SKU-2', qty: 1 },
+        { sku: 'SKU-1', qty: 4 },
+      ]);
+      const got = json<OrderBody>(await hub.request({ method: 'GET', url: `/v1/orders/${o.id}` }));
+      expect(o).toEqual(got);
+    });
+
     it('never ships below a location’s safety stock, but a pickup there may take it all', async () => {
       await receive('store-a', [{ sku: 'SKU-1', qty: 5 }]);
       const before = await snapshot();

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Database } from '../../../hub/src/db/database.js';
 import { migrate } from '../../../hub/src/db/migrate.js';
 import { PgliteDatabase } from '../../../hub/src/db/pglite.js';
@@ -12,8 +13,11 @@ import type { BenchDb } from './databases.js';
 /*
  * A hub CLI `serve` in a process of its own over a seeded database: the load generator (sockets,
  * autocannon) then does not share the hub's event loop, and the hub's memory is its own.
- * BENCH_PROFILE=<dir> runs the hub under `node --cpu-prof`; the profile is written when it stops.
+ * BENCH_PROFILE=<dir> runs the hub under the V8 CPU profiler (lib/cpu-profile.mjs); the profile
+ * is written to <dir>/hub-<pid>.cpuprofile when it stops.
  */
+
+const PROFILER = fileURLToPath(new URL('./cpu-profile.mjs', import.meta.url));
 
 export interface SeparateHub<T> {
   url: string;
@@ -54,12 +58,15 @@ export async function startSeparateHub<T>(
   const nodeOptions = process.env.NODE_OPTIONS;
   if (profileDir) {
     mkdirSync(profileDir, { recursive: true });
-    process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${resolve(profileDir)}`;
+    process.env.BENCH_PROFILE_DIR = resolve(profileDir);
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preload starts the profiler instead.
+    process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --import=${PROFILER}`;
   }
   try {
     await hub.start();
   } finally {
     if (profileDir) {
+      delete process.env.BENCH_PROFILE_DIR;
       if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = nodeOptions;
     }
@@ -70,12 +77,16 @@ export async function startSeparateHub<T>(
     seeded,
     async close(check) {
       await hub.stop();
+      let reopened = false;
       try {
         if (!check) return undefined;
-        if (kind === 'pglite') db = await PgliteDatabase.open(dataDir);
+        if (kind === 'pglite') {
+          db = await PgliteDatabase.open(dataDir);
+          reopened = true;
+        }
         return await check(db);
       } finally {
-        if (kind === 'pglite') await db.close();
+        if (reopened) await db.close();
         await drop();
         rmSync(scratch, { recursive: true, force: true });
       }
@@ -83,14 +94,30 @@ export async function startSeparateHub<T>(
   };
 }
 
-/** The hub's own resident set and V8 heap, as its /metrics reports them (admin token). */
-export async function hubMemory(url: string, adminToken: string): Promise<{ rss: number; heapUsed: number }> {
+/** Process metrics of the hub, as its /metrics reports them (admin token). */
+async function hubMetrics(url: string, adminToken: string, names: readonly string[]): Promise<number[]> {
   const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
   const text = await res.text();
-  const metric = (name: string) => {
+  return names.map((name) => {
     const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
     if (!m) throw new Error(`${name} missing from /metrics`);
     return Number(m[1]);
-  };
-  return { rss: metric('process_resident_memory_bytes'), heapUsed: metric('nodejs_heap_size_used_bytes') };
+  });
+}
+
+/** The hub's own resident set and V8 heap. */
+export async function hubMemory(url: string, adminToken: string): Promise<{ rss: number; heapUsed: number }> {
+  const [rss, heapUsed] = await hubMetrics(url, adminToken, [
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_used_bytes',
+  ]);
+  return { rss: rss!, heapUsed: heapUsed! };
+}
+
+/**
+ * CPU seconds (user + system) the hub process has used: per request, the cost of a request that
+ * the other jobs on a shared machine disturb far less than its latency.
+ */
+export async function hubCpuSeconds(url: string, adminToken: string): Promise<number> {
+  return (await hubMetrics(url, adminToken, ['process_cpu_seconds_total']))[0]!;
 }

@@ -86,13 +86,40 @@ export async function holdUnits(
   placements: readonly Placement[],
 ): Promise<ReservationChangeAt[]> {
   if (placements.length === 0) return [];
-  await applyHoldOps(m, 'reserve', order.id, placements);
-  const { rows } = await m.tx.query<{ location_id: string; sku: string; qty: number }>(
-    `INSERT INTO allocations AS a (order_id, location_id, sku, qty, status)
-     SELECT $1, l, s, q, 'held' FROM unnest($2::text[], $3::text[], $4::int[]) AS u(l, s, q)
-     ON CONFLICT (location_id, sku, order_id) WHERE status = 'held'
-       DO UPDATE SET qty = a.qty + excluded.qty, updated_at = now()
-     RETURNING location_id, sku, qty`,
+  await reserveUnits(m, order.id, placements);
+  return recordHeld(m.tx, order, placements);
+}
+
+/**
+ * The reserve ops of a hold alone (`holdUnits` = this + `recordHeld`, in one transaction, either
+ * order). A caller may run it last: the ledger locks the location's change-cursor row, which every
+ * stock write at that location waits for until commit, so the less work after it the better.
+ */
+export async function reserveUnits(
+  m: Mover,
+  orderId: string,
+  placements: readonly Placement[],
+): Promise<void> {
+  await applyHoldOps(m, 'reserve', orderId, placements);
+}
+
+/** The allocation rows of a hold alone: `held`, adding to what the order already holds there. */
+export async function recordHeld(
+  tx: Queryable,
+  order: HoldingOrder,
+  placements: readonly Placement[],
+): Promise<ReservationChangeAt[]> {
+  if (placements.length === 0) return [];
+  // In allocation order (as the order's detail lists them).
+  const { rows } = await tx.query<{ location_id: string; sku: string; qty: number }>(
+    `WITH a AS (
+       INSERT INTO allocations AS a (order_id, location_id, sku, qty, status)
+       SELECT $1, l, s, q, 'held' FROM unnest($2::text[], $3::text[], $4::int[]) AS u(l, s, q)
+       ON CONFLICT (location_id, sku, order_id) WHERE status = 'held'
+         DO UPDATE SET qty = a.qty + excluded.qty, updated_at = now()
+       RETURNING id, location_id, sku, qty
+     )
+     SELECT location_id, sku, qty FROM a ORDER BY id`,
     [
       order.id,
       placements.map((p) => p.locationId),

@@ -145,12 +145,13 @@ export async function recordHistory(
   actor: string,
   reason: string | null,
   details: Record<string, unknown> = {},
-): Promise<void> {
-  await tx.query(
+): Promise<Date> {
+  const { rows } = await tx.query<{ created_at: Date }>(
     `INSERT INTO order_history (order_id, from_status, to_status, reason, actor, details)
-     VALUES ($1, $2, $3, $4, $5, $6)`,
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
     [orderId, from, to, reason, actor, JSON.stringify(details)],
   );
+  return rows[0]!.created_at;
 }
 
 /**
