@@ -18,9 +18,10 @@ import { STOCK_COLUMNS, type StockRecord, toStockRow } from './stock-rows.js';
  *   1. create missing rows, then lock every row the ops touch (sorted: no deadlocks)
  *   2. prefetch, for each count, the on_hand already applied after its HLC
  *   3. run the shared reducer in memory, op by op
- *   4. write rows back and append the movements in one statement each (unnest)
+ *   4. write rows back, take their change cursors and append the movements: one statement (unnest)
  *
- * Four round trips per batch whatever its size.
+ * Three round trips per batch whatever its size (two when the caller created the rows already,
+ * as the push path does; one more with counts, one more with oversells).
  */
 
 export interface LedgerOp {
@@ -39,27 +40,53 @@ export interface AppliedBatch {
   rows: Array<StockRow & { changeSeq: number }>;
 }
 
-export async function applyOps(tx: Queryable, ops: readonly LedgerOp[]): Promise<AppliedBatch> {
-  if (ops.length === 0) return { results: [], rows: [] };
+export interface ApplyOptions {
+  /**
+   * The caller already ran `createMissingRows` for `rowsTouched(ops)` in this transaction (the
+   * push path does, in its bookkeeping statement): one round trip less.
+   */
+  rowsCreated?: boolean;
+}
+
+/** The (location, sku) rows `ops` touch, sorted: the order every writer creates and locks them in. */
+export function rowsTouched(ops: readonly StockOp[]): { locationIds: string[]; skus: string[] } {
   const keys = new Map<string, { locationId: string; sku: string }>();
-  const counts: Array<{ locationId: string; sku: string; hlc: string }> = [];
-  for (const { op } of ops) {
-    for (const e of effectsOf(op)) {
+  for (const op of ops) {
+    for (const e of effectsOf(op))
       keys.set(rowKey(e.locationId, e.sku), { locationId: e.locationId, sku: e.sku });
-      if (e.kind === 'count') counts.push({ locationId: e.locationId, sku: e.sku, hlc: op.hlc });
-    }
   }
   const sorted = [...keys.values()].sort((a, b) =>
     a.locationId === b.locationId ? cmp(a.sku, b.sku) : cmp(a.locationId, b.locationId),
   );
-  const locs = sorted.map((k) => k.locationId);
-  const skus = sorted.map((k) => k.sku);
+  return { locationIds: sorted.map((k) => k.locationId), skus: sorted.map((k) => k.sku) };
+}
 
-  await tx.query(
-    `INSERT INTO stock (location_id, sku)
-     SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
-    [locs, skus],
-  );
+/**
+ * Create the rows `rowsTouched` names that do not exist yet, in its order; parameters $first and
+ * $first+1 are its two arrays.
+ */
+export function createMissingRows(first: number): string {
+  return `INSERT INTO stock (location_id, sku)
+     SELECT * FROM unnest($${first}::text[], $${first + 1}::text[]) ON CONFLICT DO NOTHING`;
+}
+
+export async function applyOps(
+  tx: Queryable,
+  ops: readonly LedgerOp[],
+  options: ApplyOptions = {},
+): Promise<AppliedBatch> {
+  if (ops.length === 0) return { results: [], rows: [] };
+  const keys = new Set<string>();
+  const counts: Array<{ locationId: string; sku: string; hlc: string }> = [];
+  for (const { op } of ops) {
+    for (const e of effectsOf(op)) {
+      keys.add(rowKey(e.locationId, e.sku));
+      if (e.kind === 'count') counts.push({ locationId: e.locationId, sku: e.sku, hlc: op.hlc });
+    }
+  }
+  const { locationIds: locs, skus } = rowsTouched(ops.map((o) => o.op));
+
+  if (!options.rowsCreated) await tx.query(createMissingRows(1), [locs, skus]);
   const locked = await tx.query<StockRecord>(
     `SELECT ${STOCK_COLUMNS} FROM stock
      WHERE (location_id, sku) IN (SELECT * FROM unnest($1::text[], $2::text[]))
@@ -94,8 +121,7 @@ export async function applyOps(tx: Queryable, ops: readonly LedgerOp[]): Promise
   }
 
   const changed = [...rows.values()].filter((r) => keys.has(rowKey(r.locationId, r.sku)));
-  const written = await writeRows(tx, changed);
-  await appendMovements(tx, pending, movementMeta);
+  const written = await writeRowsAndMovements(tx, changed, pending, movementMeta);
   await recordOversells(tx, pending, movementMeta);
   return { results, rows: written };
 }
@@ -119,68 +145,65 @@ async function prefetchOnHandAfter(
 }
 
 /**
- * Write the rows back, each taking its location's next change cursor. Cursor rows are locked after
- * every stock row (and in location order), so lock order stays global and deadlock-free.
+ * Write the rows back, each taking its location's next change cursor, and append the movements: one
+ * statement. Cursor rows are locked after every stock row (the stock rows are locked already, by
+ * applyOps; cursors in location order), so lock order stays global and deadlock-free.
  */
-async function writeRows(tx: Queryable, rows: StockRow[]): Promise<Array<StockRow & { changeSeq: number }>> {
-  const perLocation = new Map<string, number>();
-  for (const r of rows) perLocation.set(r.locationId, (perLocation.get(r.locationId) ?? 0) + 1);
-  const locations = [...perLocation.keys()].sort(cmp);
-  const { rows: cursors } = await tx.query<{ location_id: string; last_seq: number }>(
-    `INSERT INTO stock_cursors AS c (location_id, last_seq)
-     SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1
-     ON CONFLICT (location_id) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
-     RETURNING location_id, last_seq`,
-    [locations, locations.map((l) => perLocation.get(l))],
-  );
-  // Hand out each location's new block of cursors (last_seq - n, last_seq] to its rows.
-  const next = new Map(
-    cursors.map((c) => [c.location_id, c.last_seq - (perLocation.get(c.location_id) ?? 0)]),
-  );
-  const written = rows.map((r) => {
-    const seq = (next.get(r.locationId) ?? 0) + 1;
-    next.set(r.locationId, seq);
-    return { ...r, changeSeq: seq };
-  });
-  await tx.query(
-    `UPDATE stock s SET
-       on_hand = u.on_hand, reserved = u.reserved, incoming = u.incoming, damaged = u.damaged,
-       reorder_point = u.reorder_point, version = u.version, count_hlc = u.count_hlc,
-       change_seq = u.change_seq, updated_at = now()
-     FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[],
-       $9::text[], $10::bigint[])
-       AS u(location_id, sku, on_hand, reserved, incoming, damaged, reorder_point, version, count_hlc, change_seq)
-     WHERE s.location_id = u.location_id AND s.sku = u.sku`,
-    [
-      written.map((r) => r.locationId),
-      written.map((r) => r.sku),
-      written.map((r) => r.onHand),
-      written.map((r) => r.reserved),
-      written.map((r) => r.incoming),
-      written.map((r) => r.damaged),
-      written.map((r) => r.reorderPoint),
-      written.map((r) => r.version),
-      written.map((r) => r.countHlc),
-      written.map((r) => r.changeSeq),
-    ],
-  );
-  return written;
-}
-
-async function appendMovements(
+async function writeRowsAndMovements(
   tx: Queryable,
+  rows: StockRow[],
   ms: readonly Movement[],
   meta: readonly LedgerOp[],
-): Promise<void> {
-  if (ms.length === 0) return;
+): Promise<Array<StockRow & { changeSeq: number }>> {
+  const perLocation = new Map<string, number>();
+  // Row i takes cursor (its location's new last_seq) + offsets[i]: its location's rows, in order,
+  // get the block (last_seq - n, last_seq].
+  const offsets = rows.map((r) => {
+    const rank = (perLocation.get(r.locationId) ?? 0) + 1;
+    perLocation.set(r.locationId, rank);
+    return rank;
+  });
+  rows.forEach((r, i) => {
+    offsets[i] = offsets[i]! - perLocation.get(r.locationId)!;
+  });
+  const locations = [...perLocation.keys()].sort(cmp);
   const col = <T>(f: (m: Movement, i: number) => T) => ms.map(f);
-  await tx.query(
-    `INSERT INTO movements (location_id, sku, op_id, op_type, reason, outcome, d_on_hand, d_reserved, d_incoming,
-       d_damaged, absorbed_on_hand, counted, on_hand_after, version_after, oversell, hlc, device_id, actor, reference)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::int[],
-       $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::bool[], $16::text[],
-       $17::text[], $18::text[], $19::text[])`,
+  const { rows: cursors } = await tx.query<{ location_id: string; last_seq: number }>(
+    `WITH c AS (
+       INSERT INTO stock_cursors AS c (location_id, last_seq)
+       SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1
+       ON CONFLICT (location_id) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
+       RETURNING location_id, last_seq),
+     written AS (
+       UPDATE stock s SET
+         on_hand = u.on_hand, reserved = u.reserved, incoming = u.incoming, damaged = u.damaged,
+         reorder_point = u.reorder_point, version = u.version, count_hlc = u.count_hlc,
+         change_seq = c.last_seq + u.cursor_offset, updated_at = now()
+       FROM unnest($3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[],
+         $11::text[], $12::bigint[])
+         AS u(location_id, sku, on_hand, reserved, incoming, damaged, reorder_point, version, count_hlc, cursor_offset)
+         JOIN c ON c.location_id = u.location_id
+       WHERE s.location_id = u.location_id AND s.sku = u.sku),
+     appended AS (
+       INSERT INTO movements (location_id, sku, op_id, op_type, reason, outcome, d_on_hand, d_reserved, d_incoming,
+         d_damaged, absorbed_on_hand, counted, on_hand_after, version_after, oversell, hlc, device_id, actor, reference)
+       SELECT * FROM unnest($13::text[], $14::text[], $15::uuid[], $16::text[], $17::text[], $18::text[], $19::int[],
+         $20::int[], $21::int[], $22::int[], $23::int[], $24::int[], $25::int[], $26::int[], $27::bool[], $28::text[],
+         $29::text[], $30::text[], $31::text[]))
+     SELECT location_id, last_seq FROM c`,
     [
+      locations,
+      locations.map((l) => perLocation.get(l)),
+      rows.map((r) => r.locationId),
+      rows.map((r) => r.sku),
+      rows.map((r) => r.onHand),
+      rows.map((r) => r.reserved),
+      rows.map((r) => r.incoming),
+      rows.map((r) => r.damaged),
+      rows.map((r) => r.reorderPoint),
+      rows.map((r) => r.version),
+      rows.map((r) => r.countHlc),
+      offsets,
       col((m) => m.locationId),
       col((m) => m.sku),
       col((_, i) => meta[i]!.op.opId),
@@ -202,6 +225,8 @@ async function appendMovements(
       col((_, i) => meta[i]!.reference ?? null),
     ],
   );
+  const last = new Map(cursors.map((c) => [c.location_id, c.last_seq]));
+  return rows.map((r, i) => ({ ...r, changeSeq: last.get(r.locationId)! + offsets[i]! }));
 }
 
 /** An oversell is applied (a sale is a physical fact) but opens a conflict for people to see. */

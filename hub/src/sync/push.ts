@@ -11,9 +11,15 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.js';
 import { pgErrorCode } from '../errors.js';
 import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
-import type { AppliedBatch, LedgerOp } from '../services/ledger.js';
+import {
+  type AppliedBatch,
+  type ApplyOptions,
+  createMissingRows,
+  type LedgerOp,
+  rowsTouched,
+} from '../services/ledger.js';
 import { reallocateBrokenReservations, recordTillPickup } from '../services/orders/index.js';
-import { recordSyncActivity } from './activity.js';
+import { type SyncActivityBatch, syncActivityUpsert, syncActivityValues } from './activity.js';
 import type { ReservationChangeAt, ReservationFeed } from './reservation-feed.js';
 import { recordTillTransfers } from './till-transfers.js';
 
@@ -26,6 +32,11 @@ import { recordTillTransfers } from './till-transfers.js';
  *
  * The device row is locked first, so two pushes of one device (even on two hub instances) never
  * interleave. Accepted ops go through the ledger in one `apply` call.
+ *
+ * Cost per batch, whatever its size: each op is parsed once, and the transaction is a fixed
+ * handful of round trips. The batch's own bookkeeping (remembered answers, activity, the device's
+ * acked seq) is written before the ledger locks stock rows: those locks (and the location's cursor
+ * row) are what concurrent tills of one store queue on, so they are held for as little as can be.
  */
 
 /** Just enough of an op to answer for it; the full shape is checked op by op. */
@@ -92,8 +103,10 @@ async function applyPushOnce(
     const env = Envelope.safeParse(raw);
     if (!env.success) throw new MalformedBatchError(`ops[${i}] has no valid seq`);
     const opId = typeof env.data.opId === 'string' ? storable(env.data.opId.slice(0, 100)) : null;
-    return { seq: env.data.seq, opId, raw };
+    // Parsed here, once: the checks below and the ledger all take this result.
+    return { seq: env.data.seq, opId, raw, parsed: TillOp.safeParse(raw) };
   });
+  const candidates = envelopes.flatMap((e) => (e.parsed.success ? [e.parsed.data] : []));
 
   const { result, commits } = await writer.writeAndAnnounce(async (tx, apply) => {
     const { rows } = await tx.query<{ last_acked_seq: number }>(
@@ -106,10 +119,6 @@ async function applyPushOnce(
       device.deviceId,
       envelopes.filter((e) => e.seq <= acked).map((e) => e.seq),
     );
-    const candidates = envelopes.flatMap((e) => {
-      const parsed = TillOp.safeParse(e.raw);
-      return parsed.success ? [parsed.data] : [];
-    });
     const known = await knownReferences(tx, candidates);
     const resent = await resentOpIds(tx, device, candidates, known);
     const resentSeqs: Array<{ seq: number; opId: string }> = [];
@@ -145,7 +154,7 @@ async function applyPushOnce(
         results.push({ seq: env.seq, opId, status: 'duplicate' });
         continue;
       }
-      const found = validateTillOp(env.raw, device, known, batchOpIds);
+      const found = validateTillOp(env.raw, device, known, batchOpIds, env.parsed);
       const refusal = found && { code: found.code, reason: storable(found.reason).slice(0, 500) };
       // A well-formed rejected op holds its id too (applied_ops.op_id), so no later op may take it.
       if (env.opId !== null && claimsOpId(refusal?.code ?? null)) batchOpIds.add(env.opId);
@@ -155,27 +164,23 @@ async function applyPushOnce(
         remembered.set(env.seq, { opId: env.opId, status: 'rejected', ...refusal });
         continue;
       }
-      const op = TillOp.parse(env.raw);
+      const op = env.parsed.data!;
       acceptedOps.push(op);
       applied.push({ seq: env.seq, opId: op.opId });
       remembered.set(env.seq, { opId: op.opId, status: 'applied', code: null, reason: null });
       results.push({ seq: env.seq, opId: op.opId, status: 'applied' });
     }
 
-    if (acceptedOps.length > 0) {
-      reservationChanges.push(...(await applyTillOps(tx, apply, writer.clock, device, acceptedOps)));
-    }
-    await remember(tx, device, applied, rejected);
-    await rememberResent(tx, device, resentSeqs);
-    await recordSyncActivity(tx, device, {
+    await remember(tx, device, acked, applied, rejected, resentSeqs, {
       applied: acceptedOps,
       duplicates: results.filter((r) => r.status === 'duplicate').length,
       rejected: rejected.length,
     });
-    await tx.query('UPDATE devices SET last_acked_seq = $2, last_seen_at = now() WHERE id = $1', [
-      device.deviceId,
-      acked,
-    ]);
+    if (acceptedOps.length > 0) {
+      reservationChanges.push(
+        ...(await applyTillOps(tx, apply, writer.clock, device, acceptedOps, { rowsCreated: true })),
+      );
+    }
     return { lastAckedSeq: acked, results };
   }, origin);
   ctx.reservations.publish(reservationChanges);
@@ -207,23 +212,6 @@ async function resentOpIds(
   return new Set(rows.map((r) => r.op_id));
 }
 
-/**
- * A resent op's new seq is used up (acknowledged as a duplicate); the op id stays with the seq that
- * applied it, so this row keeps it in sent_op_id only.
- */
-async function rememberResent(
-  tx: Queryable,
-  device: PushingDevice,
-  resent: ReadonlyArray<{ seq: number; opId: string }>,
-): Promise<void> {
-  if (resent.length === 0) return;
-  await tx.query(
-    `INSERT INTO applied_ops (device_id, seq, op_id, location_id, status, sent_op_id)
-     SELECT $1, seq, NULL, $2, 'applied', op_id FROM unnest($3::bigint[], $4::text[]) AS r (seq, op_id)`,
-    [device.deviceId, device.locationId, resent.map((r) => r.seq), resent.map((r) => r.opId)],
-  );
-}
-
 /** A location commit as stock messages of at most LIMITS.maxRowsPerPage rows, cursors chained. */
 export function stockPushes(commit: LocationCommit): StockPush[] {
   const rows = [...commit.rows].sort((a, b) => a.changeSeq - b.changeSeq);
@@ -250,10 +238,11 @@ export function stockPushes(commit: LocationCommit): StockPush[] {
  */
 export async function applyTillOps(
   tx: Queryable,
-  apply: (ops: LedgerOp[]) => Promise<AppliedBatch>,
+  apply: (ops: LedgerOp[], options?: ApplyOptions) => Promise<AppliedBatch>,
   clock: HybridClock,
   device: PushingDevice,
   ops: readonly TillOp[],
+  options?: ApplyOptions,
 ): Promise<ReservationChangeAt[]> {
   const changes: ReservationChangeAt[] = [];
   await apply(
@@ -263,6 +252,7 @@ export async function applyTillOps(
       deviceId: device.deviceId,
       reference: referenceOf(op),
     })),
+    options,
   );
   await recordTillTransfers(tx, ops);
   for (const op of ops) {
@@ -286,7 +276,7 @@ export interface Known {
 }
 
 /**
- * Which SKUs, locations and op ids named by the ops the hub already knows: three queries. `own` is
+ * Which SKUs, locations and op ids named by the ops the hub already knows: one query. `own` is
  * the (device, seq) being retried: its own remembered rejection does not count as a use of its id.
  */
 export async function knownReferences(
@@ -307,32 +297,38 @@ export async function knownReferences(
       ]),
     ),
   ];
-  // One after another: a transaction's connection runs one query at a time.
-  const s = await tx.query<{ sku: string }>('SELECT sku FROM products WHERE sku = ANY($1::text[])', [skus]);
-  const l = await tx.query<{ id: string }>('SELECT id FROM locations WHERE id = ANY($1::text[])', [
-    locations,
-  ]);
-  const o = await tx.query<{ op_id: string }>(
-    `SELECT op_id FROM applied_ops
-     WHERE op_id = ANY($1::text[]) AND (device_id, seq) IS DISTINCT FROM ($2::text, $3::bigint)
-     UNION SELECT op_id::text FROM movements WHERE op_id = ANY($1::text[]::uuid[])`,
-    [ops.map((op) => op.opId), own?.deviceId ?? null, own?.seq ?? null],
+  // Op ids: one index probe per id (LATERAL … LIMIT 1). Left to itself the planner may hash a
+  // scan of all of applied_ops or movements, which grow with every sale.
+  const { rows } = await tx.query<{ skus: string[]; locations: string[]; op_ids: string[] }>(
+    `SELECT ARRAY(SELECT sku FROM products WHERE sku = ANY($1::text[])) AS skus,
+       ARRAY(SELECT id FROM locations WHERE id = ANY($2::text[])) AS locations,
+       ARRAY(SELECT k.id FROM unnest($3::text[]) AS k (id), LATERAL (
+               SELECT FROM applied_ops a WHERE a.op_id = k.id
+                 AND (a.device_id, a.seq) IS DISTINCT FROM ($4::text, $5::bigint) LIMIT 1) AS remembered
+             UNION
+             SELECT k.id FROM unnest($3::text[]) AS k (id), LATERAL (
+               SELECT FROM movements m WHERE m.op_id = k.id::uuid LIMIT 1) AS in_ledger) AS op_ids`,
+    [skus, locations, ops.map((op) => op.opId), own?.deviceId ?? null, own?.seq ?? null],
   );
+  const found = rows[0]!;
   return {
-    skus: new Set(s.rows.map((r) => r.sku)),
-    locations: new Set(l.rows.map((r) => r.id)),
-    usedOpIds: new Set(o.rows.map((r) => r.op_id)),
+    skus: new Set(found.skus),
+    locations: new Set(found.locations),
+    usedOpIds: new Set(found.op_ids),
   };
 }
 
-/** The push path's checks of one op: null when it may be applied, else why not. */
+/**
+ * The push path's checks of one op: null when it may be applied, else why not. `parsed`: the
+ * caller's `TillOp.safeParse(raw)`, when it has it already.
+ */
 export function validateTillOp(
   raw: unknown,
   device: PushingDevice,
   known: Known,
   batchOpIds: ReadonlySet<string> = new Set(),
+  parsed: ReturnType<typeof TillOp.safeParse> = TillOp.safeParse(raw),
 ): { code: RejectCode; reason: string } | null {
-  const parsed = TillOp.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { code: 'malformed', reason: `${issue?.path.join('.') || 'op'}: ${issue?.message ?? 'invalid'}` };
@@ -408,41 +404,71 @@ async function rememberedResults(
   return out;
 }
 
+/**
+ * The batch's bookkeeping in one statement: each seq's answer (applied, rejected, or a resent op's
+ * used-up seq, whose op id stays with the seq that applied it: kept in sent_op_id only), the
+ * till's activity, its acked seq, and the stock rows the applied ops will need that do not exist
+ * yet (the ledger's first step, done here to save it a round trip). Then the rejected ops' dead
+ * letters, if any.
+ */
 async function remember(
   tx: Queryable,
   device: PushingDevice,
+  acked: number,
   applied: ReadonlyArray<{ seq: number; opId: string }>,
   rejected: readonly Rejection[],
+  resent: ReadonlyArray<{ seq: number; opId: string }>,
+  activity: SyncActivityBatch,
 ): Promise<void> {
   const all = [
     ...applied.map((a) => ({
       seq: a.seq,
       opId: a.opId as string | null,
+      claimed: true,
       status: 'applied',
-      code: null,
-      reason: null,
+      code: null as RejectCode | null,
+      reason: null as string | null,
     })),
     ...rejected.map((r) => ({
       seq: r.seq,
       opId: r.opId,
+      claimed: claimsOpId(r.code),
       status: 'rejected',
       code: r.code,
       reason: r.reason,
     })),
+    ...resent.map((r) => ({
+      seq: r.seq,
+      opId: r.opId as string | null,
+      claimed: false,
+      status: 'applied',
+      code: null,
+      reason: null,
+    })),
   ];
-  if (all.length === 0) return;
+  const rows = rowsTouched(activity.applied);
   await tx.query(
-    `INSERT INTO applied_ops (device_id, seq, op_id, location_id, status, code, reason, sent_op_id)
-     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+    `WITH rows_created AS (${createMissingRows(18)}),
+     answers AS (
+       INSERT INTO applied_ops (device_id, seq, op_id, location_id, status, code, reason, sent_op_id)
+       SELECT $1, r.seq, r.op_id, $2, r.status, r.code, r.reason, r.sent_op_id
+       FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+         AS r (seq, op_id, status, code, reason, sent_op_id)),
+     activity AS (${syncActivityUpsert(10)})
+     UPDATE devices SET last_acked_seq = $9, last_seen_at = now() WHERE id = $1`,
     [
       device.deviceId,
+      device.locationId,
       all.map((a) => a.seq),
-      all.map((a) => (claimsOpId(a.code as RejectCode | null) ? a.opId : null)),
-      all.map(() => device.locationId),
+      all.map((a) => (a.claimed ? a.opId : null)),
       all.map((a) => a.status),
       all.map((a) => a.code),
       all.map((a) => a.reason),
       all.map((a) => a.opId),
+      acked,
+      ...syncActivityValues(device, activity),
+      rows.locationIds,
+      rows.skus,
     ],
   );
   if (rejected.length === 0) return;

@@ -4,11 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Database, Queryable } from '../../db/database.js';
 import { emitEvent } from '../../services/events.js';
-import { type AppliedBatch, applyOps, type LedgerOp } from '../../services/ledger.js';
+import { type AppliedBatch, type ApplyOptions, applyOps, type LedgerOp } from '../../services/ledger.js';
 
 export type ChangedRow = StockRow & { changeSeq: number };
 
-type WriteFn<T> = (tx: Queryable, apply: (ops: LedgerOp[]) => Promise<AppliedBatch>) => Promise<T>;
+type WriteFn<T> = (
+  tx: Queryable,
+  apply: (ops: LedgerOp[], options?: ApplyOptions) => Promise<AppliedBatch>,
+) => Promise<T>;
 
 /** One commit's changes at one location: its rows took cursors (fromCursor, cursor]. */
 export interface LocationCommit {
@@ -49,8 +52,8 @@ export class StockWriter {
     // Latest state per (location, sku), in last-written order: a Map keeps big writes linear.
     const rowsOf = new Map<string, Map<string, ChangedRow>>();
     const result = await this.db.transaction(async (tx) => {
-      const value = await fn(tx, async (ops) => {
-        const batch = await applyOps(tx, ops);
+      const value = await fn(tx, async (ops, options) => {
+        const batch = await applyOps(tx, ops, options);
         for (const row of batch.rows) {
           const c = byLocation.get(row.locationId) ?? {
             locationId: row.locationId,
