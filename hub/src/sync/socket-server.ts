@@ -112,7 +112,10 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
   });
 
   // Each instance delivers to its own tills at once (before the pushing till's ack, as on a single
-  // hub) and hands the same pushes to the other instances, which deliver to theirs.
+  // hub) and hands the same pushes to the other instances, which deliver to theirs. A hub that
+  // knows of no peer (heartbeats: a starting hub announces itself at once) sends nothing: every
+  // NOTIFY is a Postgres commit, which a lone hub would pay on each stock change for nobody.
+  const hasPeers = () => (adapter ? io.of('/').adapter.serverCount() : Promise.resolve(1)).then((n) => n > 1);
   const location = (locationId: string, origin: string | null) =>
     origin ? io.local.to(`loc:${locationId}`).except(origin) : io.local.to(`loc:${locationId}`);
   const deliverStock: PeerEvents['stock'] = (locationId, pushes, origin) => {
@@ -126,7 +129,7 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
     for (const c of commits) {
       const pushes = stockPushes(c);
       deliverStock(c.locationId, pushes, origin ?? null);
-      if (adapter) io.serverSideEmit('stock', c.locationId, pushes, origin ?? null);
+      void hasPeers().then((yes) => yes && io.serverSideEmit('stock', c.locationId, pushes, origin ?? null));
     }
   };
   const forwardReservations = (changes: ReservationChangeAt[]) => {
@@ -138,7 +141,7 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
         changes: list.map(({ locationId: _, ...change }) => change),
       };
       deliverReservations(locationId, push);
-      if (adapter) io.serverSideEmit('reservations', locationId, push);
+      void hasPeers().then((yes) => yes && io.serverSideEmit('reservations', locationId, push));
     }
   };
   io.on('stock', deliverStock);
