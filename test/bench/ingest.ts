@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -73,13 +73,21 @@ interface Load {
   opsPerSecond: number;
   /** The server process's CPU time (user + system) per op applied in the measured window. */
   cpuUsPerOp: number;
+  /** The Postgres server's CPU time (all its processes) per op in the window; null on PGlite. */
+  dbCpuUsPerOp: number | null;
   ackMs: ReturnType<typeof summarize>;
   /** Every op acked, warm-up included: what the database must hold afterwards. */
   sent: number;
 }
 
 /** Every till pushes its next batch as soon as the last is acked, for WARMUP_S + SECONDS. */
-async function drive(url: string, tills: Seeded['tokens'], cpuSeconds: () => Promise<number>): Promise<Load> {
+async function drive(
+  url: string,
+  tills: Seeded['tokens'],
+  cpuSeconds: () => Promise<number>,
+  kind: BenchDb,
+): Promise<Load> {
+  const dbCpu = () => (kind === 'postgres' ? postgresCpuSeconds() : 0);
   const sockets: RawTill[] = [];
   for (let i = 0; i < tills.length; i += 20) {
     const connected = await Promise.all(
@@ -99,8 +107,8 @@ async function drive(url: string, tills: Seeded['tokens'], cpuSeconds: () => Pro
   const latencies: number[] = [];
   let measuredOps = 0;
   let sent = 0;
-  const cpuAtStart = new Promise<number>((resolve) =>
-    setTimeout(() => resolve(cpuSeconds()), WARMUP_S * 1000),
+  const cpuAtStart = new Promise<[number, number]>((resolve) =>
+    setTimeout(async () => resolve([await cpuSeconds(), dbCpu()]), WARMUP_S * 1000),
   );
   await Promise.all(
     tills.map(async (till, i) => {
@@ -137,11 +145,14 @@ async function drive(url: string, tills: Seeded['tokens'], cpuSeconds: () => Pro
     }),
   );
   const seconds = (performance.now() - measureFrom) / 1000;
-  const cpu = (await cpuSeconds()) - (await cpuAtStart);
+  const [cpuStart, dbCpuStart] = await cpuAtStart;
+  const cpu = (await cpuSeconds()) - cpuStart;
+  const dbCpuSpent = dbCpu() - dbCpuStart;
   for (const s of sockets) s.close();
   return {
     opsPerSecond: measuredOps / seconds,
     cpuUsPerOp: (cpu * 1e6) / measuredOps,
+    dbCpuUsPerOp: kind === 'postgres' ? (dbCpuSpent * 1e6) / measuredOps : null,
     ackMs: summarize(latencies),
     sent,
   };
@@ -206,11 +217,29 @@ async function hubCpuSeconds(url: string, adminToken: string): Promise<number> {
   return Number(m[1]);
 }
 
-/** A child process's CPU seconds (user + system) from /proc (Linux). */
+/** A process's CPU seconds (user + system) from /proc (Linux). */
 function processCpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * CPU seconds of every process of the local Postgres server (postmaster, backends, WAL writer,
+ * checkpointer…): what the database spends, on this machine where it runs next to the hub. The
+ * pools keep their backends for the whole window, so no backend's time is lost by its exit.
+ */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres')
+        total += processCpuSeconds(Number(pid));
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return total;
 }
 
 async function startNaive(env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
@@ -227,6 +256,9 @@ async function startNaive(env: NodeJS.ProcessEnv, port: number): Promise<ChildPr
   return child;
 }
 
+const dbCpu = (load: Load): Cell =>
+  load.dbCpuUsPerOp === null ? '(in the server)' : Math.round(load.dbCpuUsPerOp);
+
 const shape: CeilingShape = { stores: STORES, skus: SKUS, batch: BATCH, seconds: SECONDS };
 const rows: Cell[][] = [];
 for (const kind of benchDatabases()) {
@@ -234,7 +266,7 @@ for (const kind of benchDatabases()) {
   const hub = await startSeparateHub(kind, seed);
   let ours: Load | undefined;
   try {
-    ours = await drive(hub.url, hub.seeded.tokens, () => hubCpuSeconds(hub.url, hub.adminToken));
+    ours = await drive(hub.url, hub.seeded.tokens, () => hubCpuSeconds(hub.url, hub.adminToken), kind);
   } finally {
     await hub.close(async (db) => {
       if (ours) await verify(db, ours.sent);
@@ -249,8 +281,11 @@ for (const kind of benchDatabases()) {
     const port = await freePort();
     const child = await startNaive(scratch.env, port);
     try {
-      naive = await drive(`http://127.0.0.1:${port}`, scratch.seeded.tokens, async () =>
-        processCpuSeconds(child.pid!),
+      naive = await drive(
+        `http://127.0.0.1:${port}`,
+        scratch.seeded.tokens,
+        async () => processCpuSeconds(child.pid!),
+        kind,
       );
     } finally {
       const exited = once(child, 'exit');
@@ -275,6 +310,7 @@ for (const kind of benchDatabases()) {
       ours!.ackMs.p50,
       ours!.ackMs.p99,
       Math.round(ours!.cpuUsPerOp),
+      dbCpu(ours!),
       '1×',
       '',
       '',
@@ -286,6 +322,7 @@ for (const kind of benchDatabases()) {
       naive!.ackMs.p50,
       naive!.ackMs.p99,
       Math.round(naive!.cpuUsPerOp),
+      dbCpu(naive!),
       ratio(naive!.opsPerSecond, ours!.opsPerSecond),
       ratio(ours!.opsPerSecond, naive!.opsPerSecond),
       '',
@@ -294,6 +331,7 @@ for (const kind of benchDatabases()) {
       kind,
       kind === 'postgres' ? `ceiling: pgbench -c ${POOL}, bare UPDATE` : 'ceiling: bare UPDATE loop',
       Math.round(ceiling),
+      '',
       '',
       '',
       '',
@@ -313,6 +351,7 @@ printTable(
     'ack p50 (ms)',
     'ack p99 (ms)',
     'server CPU µs/op',
+    'Postgres CPU µs/op',
     'vs Tillsync',
     'Tillsync ÷ naive',
     'ceiling ÷ Tillsync',
