@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
   type Database,
@@ -67,7 +68,7 @@ export class PostgresDatabase implements Database {
     const client = await this.pool.connect();
     const tx: Queryable = {
       async query<R>(sql: string, params: readonly unknown[] = []) {
-        const res = await client.query(sql, params as unknown[]);
+        const res = await client.query({ name: statementName(sql), text: sql, values: params as unknown[] });
         return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
       },
       async exec(sql: string) {
@@ -75,7 +76,8 @@ export class PostgresDatabase implements Database {
       },
     };
     try {
-      await client.query('BEGIN');
+      // One round trip: the transaction's prepared statements run on generic plans (see statementName).
+      await client.query('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan');
       const result = await fn(tx);
       await client.query('COMMIT');
       return result;
@@ -90,6 +92,25 @@ export class PostgresDatabase implements Database {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * Statements run in transactions (every stock write, push and order) are prepared once per
+ * connection under a name derived from their text, and run on generic plans (`plan_cache_mode`,
+ * set with the BEGIN): the push path's statements are few but large (data-modifying CTEs over
+ * unnest), and parsing and planning them on every call was most of Postgres's CPU per push
+ * (measured: 3.3 → 1.3 ms per single-op push; docs/benchmarks.md). Their texts come from code (values
+ * are always parameters), so the names per connection stay few; the plans do not depend on values
+ * (arrays of keys, probed by primary key).
+ */
+const names = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = names.get(sql);
+  if (name === undefined) {
+    name = `ts_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    names.set(sql, name);
+  }
+  return name;
 }
 
 export function quoteIdent(name: string): string {
