@@ -100,8 +100,8 @@ export class PostgresDatabase implements Database {
  * set with the BEGIN): the push path's statements are few but large (data-modifying CTEs over
  * unnest), and parsing and planning them on every call was most of Postgres's CPU per push
  * (measured: 3.3 → 1.3 ms per single-op push; docs/benchmarks.md). Their texts come from code (values
- * are always parameters), so the names per connection stay few; the plans do not depend on values
- * (arrays of keys, probed by primary key).
+ * are always parameters), so the names per connection stay few. Generic plans suit them: they find
+ * rows by key (arrays of keys through unnest, ids), where parameter values do not change the plan.
  */
 const names = new Map<string, string>();
 function statementName(sql: string): string {
