@@ -1,11 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { lockDataDir } from '../src/cli/data-dir-lock.js';
-import { type CliOutcome, runCli } from '../src/cli/main.js';
 import { hubSchema } from '../src/cli/postgres-backup.js';
 import { configFromEnv } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
@@ -15,14 +13,10 @@ import { PostgresDatabase, quoteIdent } from '../src/db/postgres.js';
 import { createApiToken, ensureBootstrapAdmin } from '../src/services/tokens.js';
 import type { TestHub } from './helpers/build-hub.js';
 import { ledgerMismatches, seedCatalog } from './helpers/fixtures.js';
+import { type CliRun, runCliCaptured } from './helpers/run-cli.js';
 import { authFor, connectRaw, enrolDevice, push } from './helpers/sync-client.js';
 import { testDatabaseUrl, testDbKind } from './helpers/test-db.js';
 import { tillOps } from './helpers/till-ops.js';
-
-interface Run extends CliOutcome {
-  stdout: string;
-  stderr: string;
-}
 
 /** Where one hub database lives: a PGlite data directory, or a Postgres schema named in DATABASE_URL. */
 interface Target {
@@ -66,26 +60,8 @@ describe(`hub backup and restore on ${testDbKind()}`, () => {
     };
   }
 
-  async function cli(t: Target, ...argv: string[]): Promise<Run> {
-    let stdout = '';
-    let stderr = '';
-    const sink = (append: (s: string) => void) =>
-      new Writable({
-        write(chunk, _encoding, done) {
-          append(String(chunk));
-          done();
-        },
-      });
-    const outcome = await runCli(argv, {
-      stdout: sink((s) => {
-        stdout += s;
-      }),
-      stderr: sink((s) => {
-        stderr += s;
-      }),
-      env: t.env,
-    });
-    return { ...outcome, stdout, stderr };
+  function cli(t: Target, ...argv: string[]): Promise<CliRun> {
+    return runCliCaptured(argv, t.env);
   }
 
   /** The real hub app on a target's database, as buildTestHub builds it on a throwaway one. */

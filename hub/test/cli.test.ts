@@ -1,17 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliOutcome, runCli } from '../src/cli/main.js';
+import { type CliRun, runCliCaptured } from './helpers/run-cli.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl, testDbKind } from './helpers/test-db.js';
 
 const EXAMPLES = new URL('../examples/', import.meta.url);
-
-interface Run extends CliOutcome {
-  stdout: string;
-  stderr: string;
-}
 
 /*
  * The CLI runs in-process against its own database: a fresh PGlite data directory, or on Postgres a
@@ -37,26 +31,8 @@ describe(`hub command line on ${testDbKind()}`, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function cli(...argv: string[]): Promise<Run> {
-    let stdout = '';
-    let stderr = '';
-    const sink = (append: (s: string) => void) =>
-      new Writable({
-        write(chunk, _encoding, done) {
-          append(String(chunk));
-          done();
-        },
-      });
-    const outcome = await runCli(argv, {
-      stdout: sink((s) => {
-        stdout += s;
-      }),
-      stderr: sink((s) => {
-        stderr += s;
-      }),
-      env,
-    });
-    return { ...outcome, stdout, stderr };
+  function cli(...argv: string[]): Promise<CliRun> {
+    return runCliCaptured(argv, env);
   }
 
   async function file(name: string, lines: string[]): Promise<string> {
