@@ -61,11 +61,15 @@ export function confirmOverride(dialog: HTMLDialogElement, error: CashierError):
   sync();
   return new Promise((resolve) => {
     const finish = (value: string | null) => {
+      dialog.removeEventListener('cancel', onClose);
       dialog.removeEventListener('close', onClose);
       if (dialog.open) dialog.close();
       resolve(value);
     };
     const onClose = () => finish(null);
+    // Escape fires 'cancel' at once but 'close' only in a later task: settle on 'cancel', so an F2
+    // pressed right after Escape finds the sale no longer waiting on this dialog.
+    dialog.addEventListener('cancel', onClose);
     dialog.addEventListener('close', onClose);
     cancel.addEventListener('click', () => finish(null));
     form.addEventListener('submit', (e) => {
