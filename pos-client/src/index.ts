@@ -5,6 +5,7 @@ export { httpCashierApi } from './app/http-client.js';
 export { startTillApp, type TillApp, type TillAppOptions } from './app/till-app.js';
 export { startUiServer, type UiServer, type UiServerOptions } from './app/ui-server.js';
 export { openTillDb } from './engine/db.js';
+export { cipherVault, plainVault, type TokenVault } from './engine/token-vault.js';
 export * from './engine/errors.js';
 export type { HeldOrder, OutboxEntry, Product, Receipt, ReceiptLine, RejectedOp } from './engine/store.js';
 export { type Enrolment, Till, type TillOptions, type TillStatus } from './engine/till.js';
