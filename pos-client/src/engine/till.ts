@@ -167,7 +167,8 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
     try {
       this.db.transaction(() => {
         for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>)
-          this.store.setMeta(k, k === 'token' ? sealToken(this.vault, v) : v);
+          // An empty token stays empty: "no token" reads as not enrolled.
+          this.store.setMeta(k, k === 'token' && v ? sealToken(this.vault, v) : v);
         const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hubAckedSeq);
         this.store.setMeta('lastAckedSeq', acked);
         this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, acked + 1));
