@@ -14,9 +14,15 @@ import { cipherVault, plainVault, type TokenVault } from '../src/engine/token-va
  */
 export function electronTokenVault(): { vault: TokenVault; warning: string | null } {
   if (!safeStorage.isEncryptionAvailable())
-    return { vault: plainVault, warning: 'safeStorage unavailable: device token kept in plain (file modes only)' };
+    return {
+      vault: plainVault,
+      warning: 'safeStorage unavailable: device token kept in plain (file modes only)',
+    };
   if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text')
-    return { vault: plainVault, warning: 'no OS keychain (basic_text): device token kept in plain (file modes only)' };
+    return {
+      vault: plainVault,
+      warning: 'no OS keychain (basic_text): device token kept in plain (file modes only)',
+    };
   return {
     vault: cipherVault('electron-safe-storage', {
       encrypt: (text) => safeStorage.encryptString(text),

@@ -58,7 +58,10 @@ describe('a till database damaged on disk', () => {
     const till = provision(Till.open({ dataDir: dir, synchronous: 'NORMAL' }), {
       catalog: CATALOG,
       at: 1,
-      stock: stockPush('0', '2', [stockRow('LIP-RED', { onHand: 1000 }), stockRow('MASCARA', { onHand: 1000 })]),
+      stock: stockPush('0', '2', [
+        stockRow('LIP-RED', { onHand: 1000 }),
+        stockRow('MASCARA', { onHand: 1000 }),
+      ]),
     });
     // 80 sales synced (their rows deleted: freed pages keep them), then 240 waiting.
     for (let i = 0; i < 80; i++) till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
@@ -68,7 +71,9 @@ describe('a till database damaged on disk', () => {
     outbox = till.pendingBatch(1_000);
     pageSize = till.db.pragma('page_size', { simple: true }) as number;
     pageCount = till.db.pragma('page_count', { simple: true }) as number;
-    pages = till.db.prepare('SELECT name, pageno, pagetype, ncell, path FROM dbstat ORDER BY pageno').all() as PageInfo[];
+    pages = till.db
+      .prepare('SELECT name, pageno, pagetype, ncell, path FROM dbstat ORDER BY pageno')
+      .all() as PageInfo[];
     till.close(); // checkpointed: every page is in till.sqlite now
     expect(existsSync(`${file()}-wal`)).toBe(false);
   });
@@ -187,11 +192,22 @@ describe('a till database damaged on disk', () => {
     afterEach(() => removeDir(newDir));
 
     it('`till status` on the damaged till raises the alert (stderr, exit 2, a fatal line in till.log)', async () => {
-      const code = await runTillCli(['--data', dir, 'status'], { out: (l) => lines.push(l), err: (l) => lines.push(l) }, {});
+      const code = await runTillCli(
+        ['--data', dir, 'status'],
+        { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+        {},
+      );
       expect(code).toBe(2);
       expect(lines.join('\n')).toMatch(/damaged .*will not sell on it/s);
-      const log = readFileSync(join(dir, 'till.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      expect(log.at(-1)).toMatchObject({ level: 60, code: 'till_damaged', msg: 'till database damaged: refusing to sell' });
+      const log = readFileSync(join(dir, 'till.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(log.at(-1)).toMatchObject({
+        level: 60,
+        code: 'till_damaged',
+        msg: 'till database damaged: refusing to sell',
+      });
     });
 
     it('`till recover --from` salvages the damaged outbox into the new till, says what it lost, and cannot run twice', async () => {
@@ -222,7 +238,13 @@ describe('a till database damaged on disk', () => {
 
     it("refuses to salvage another till's damaged disk", async () => {
       const other = Till.open({ dataDir: newDir });
-      other.saveEnrolment({ deviceId: 'paris-2', locationId: 'paris', name: 'Paris till 2', token: 't2', hubUrl: 'http://127.0.0.1:1' });
+      other.saveEnrolment({
+        deviceId: 'paris-2',
+        locationId: 'paris',
+        name: 'Paris till 2',
+        token: 't2',
+        hubUrl: 'http://127.0.0.1:1',
+      });
       other.close();
       expect(await cli(['recover', '--from', dir])).toBe(2);
       expect(lines.join('\n')).toMatch(/belongs to till paris-1 at paris; this till is paris-2 at paris/);

@@ -43,7 +43,8 @@ describe('the till data directory is private to the till user', () => {
     provision(Till.open({ dataDir: dir }), { catalog: CATALOG, at: 1 }).close();
     chmodSync(dir, 0o755);
     chmodSync(db(), 0o644);
-    for (const f of [`${db()}-wal`, `${db()}-shm`, join(dir, 'till.log')]) writeFileSync(f, '', { mode: 0o644 });
+    for (const f of [`${db()}-wal`, `${db()}-shm`, join(dir, 'till.log')])
+      writeFileSync(f, '', { mode: 0o644 });
     for (const f of [`${db()}-wal`, `${db()}-shm`]) expect(mode(f)).toBe(0o644);
 
     const till = Till.open({ dataDir: dir });
@@ -52,7 +53,8 @@ describe('the till data directory is private to the till user', () => {
       expect(till.enrolment?.deviceId).toBe('paris-1');
       till.receive([{ ref: 'LIP-RED', qty: 1 }]);
       expect(mode(dir)).toBe(0o700);
-      for (const f of [db(), `${db()}-wal`, `${db()}-shm`, join(dir, 'till.log')]) expect(mode(f)).toBe(0o600);
+      for (const f of [db(), `${db()}-wal`, `${db()}-shm`, join(dir, 'till.log')])
+        expect(mode(f)).toBe(0o600);
     } finally {
       log.close();
       till.close();

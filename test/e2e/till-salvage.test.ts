@@ -130,5 +130,4 @@ describe(`salvaging a damaged till database (${testDbKind()})`, () => {
     ).toBe(2);
     expect(out.join('\n')).toMatch(/already salvaged/);
   });
-
 });

@@ -166,8 +166,8 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
   saveEnrolment(e: Enrolment, hubAckedSeq = 0): void {
     try {
       this.db.transaction(() => {
+        // An empty token stays empty: "no token" reads as not enrolled.
         for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>)
-          // An empty token stays empty: "no token" reads as not enrolled.
           this.store.setMeta(k, k === 'token' && v ? sealToken(this.vault, v) : v);
         const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hubAckedSeq);
         this.store.setMeta('lastAckedSeq', acked);
