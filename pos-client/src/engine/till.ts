@@ -26,11 +26,14 @@ import {
   type RejectedOp,
   TillStore,
 } from './store.js';
+import { openToken, parseSealed, plainVault, sealToken, type TokenVault } from './token-vault.js';
 
 export interface TillOptions extends OpenOptions {
   dataDir: string;
   /** Wall clock (tests pass a fake one). */
   now?: () => number;
+  /** Keeps the device token (default: plain, protected by the data directory's modes). */
+  vault?: TokenVault;
 }
 
 export interface Enrolment {
@@ -80,17 +83,27 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
    */
   private enrolmentCache: Readonly<Enrolment> | null | undefined;
 
-  private constructor(db: TillDb, now: () => number) {
+  private readonly vault: TokenVault;
+
+  private constructor(db: TillDb, now: () => number, vault: TokenVault) {
     super();
     this.db = db;
     this.now = now;
+    this.vault = vault;
     this.store = new TillStore(db, () => this.enrolment?.locationId ?? '');
     this.clock = this.makeClock();
     this.pending = this.store.outboxAfter(0, Number.MAX_SAFE_INTEGER);
+    this.upgradeTokenSeal();
   }
 
   static open(options: TillOptions): Till {
-    return new Till(openTillDb(options.dataDir, options), options.now ?? Date.now);
+    const db = openTillDb(options.dataDir, options);
+    try {
+      return new Till(db, options.now ?? Date.now, options.vault ?? plainVault);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
 
   close(): void {
@@ -115,13 +128,35 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
       m('hubUrl'),
     ];
     if (!deviceId || !locationId || !token || !hubUrl) return null;
+    const vault = this.vault;
     return {
       deviceId: String(deviceId),
       locationId: String(locationId),
       name: String(name ?? ''),
-      token: String(token),
+      // Opened when sync needs it: selling, status and recover work without the sealing vault.
+      get token() {
+        return openToken(vault, String(token));
+      },
       hubUrl: String(hubUrl),
     };
+  }
+
+  /**
+   * A token stored plain (enrolled from the CLI, or before vaults) is sealed by a stronger vault
+   * the first time it opens this till, and the plain copy is scrubbed from free pages and the WAL.
+   */
+  private upgradeTokenSeal(): void {
+    const stored = this.store.meta('token');
+    if (stored === undefined || this.vault.kind === plainVault.kind) return;
+    if (parseSealed(stored).kind !== plainVault.kind) return;
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.store.setMeta('token', sealToken(this.vault, openToken(this.vault, stored)));
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.pragma('secure_delete = OFF');
+    }
+    this.enrolmentCache = undefined;
   }
 
   /**
@@ -131,7 +166,9 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
   saveEnrolment(e: Enrolment, hubAckedSeq = 0): void {
     try {
       this.db.transaction(() => {
-        for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>) this.store.setMeta(k, v);
+        // An empty token stays empty: "no token" reads as not enrolled.
+        for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>)
+          this.store.setMeta(k, k === 'token' && v ? sealToken(this.vault, v) : v);
         const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hubAckedSeq);
         this.store.setMeta('lastAckedSeq', acked);
         this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, acked + 1));
