@@ -51,6 +51,18 @@ describe('TrustedClock', () => {
     expect(jumps).toHaveLength(1);
   });
 
+  it('reads whole milliseconds from a fractional monotonic clock', () => {
+    let mono = 0.4;
+    const clock = new TrustedClock({ wall: () => T0 + 30 * DAY, monotonic: () => mono });
+    mono += 1_000.3;
+    expect(clock.now()).toBe(T0 + 30 * DAY);
+    mono += 0.6;
+    clock.rebase(30 * DAY);
+    mono += 90_000.7; // the wall clock stands still while time passes: it was set back
+    expect(Number.isInteger(clock.now())).toBe(true);
+    expect(clock.offsetMs).toBe(30 * DAY - 90_001);
+  });
+
   it('takes the hub’s measured offset over its own reckoning', () => {
     const f = fakeClocks();
     const clock = new TrustedClock({ ...f, offsetMs: 0 });

@@ -60,7 +60,8 @@ export class TrustedClock {
   now(): number {
     const wall = this.wall();
     const mono = this.monotonic();
-    const jump = wall - this.lastWall - (mono - this.lastMono);
+    // Whole ms: HLC walls are integers, monotonic clocks are not.
+    const jump = Math.round(wall - this.lastWall - (mono - this.lastMono));
     this.lastWall = wall;
     this.lastMono = mono;
     if (Math.abs(jump) > this.maxJumpMs) this.shift(jump);
