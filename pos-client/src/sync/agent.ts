@@ -92,7 +92,10 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   private driftRepairs = 0;
   private readonly onOp = () => void this.pushLoop();
   private readonly onClockJump = (jump: ClockJump) =>
-    this.log?.info({ clockJumpMs: jump.byMs, at: jump.at }, 'till clock was set: stamping by the monotonic clock');
+    this.log?.info(
+      { clockJumpMs: jump.byMs, at: jump.at },
+      'till clock was set: stamping by the monotonic clock',
+    );
 
   constructor(
     private readonly till: Till,
