@@ -25,7 +25,7 @@ import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {
   config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'> &
-    Partial<Pick<HubConfig, 'orderTtlSeconds' | 'health'>>;
+    Partial<Pick<HubConfig, 'orderTtlSeconds' | 'health' | 'maxClockAheadMs'>>;
   db: Database;
   /** Start background jobs on ready (default true; tests run them by hand). */
   jobs?: boolean;
@@ -65,7 +65,7 @@ export async function buildApp({
   await app.register(rateLimit, { perMinute: config.rateLimitPerMinute });
   await app.register(swagger);
   await app.register(auth);
-  await app.register(stockWriter);
+  await app.register(stockWriter, { maxClockAheadMs: config.maxClockAheadMs });
   await app.register(reservationFeed);
   await app.register(jobs, { autoStart: runJobs });
   await app.register(orders, { ttlSeconds: config.orderTtlSeconds });

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_FORWARD_DRIFT_MS } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
 
@@ -28,6 +29,8 @@ export const HubConfig = z.object({
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** How long an unpaid (pending) online order holds its reservation. */
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
+  /** A till's op stamped further ahead of hub time than this is restamped (sync/clock-bounds.ts). */
+  maxClockAheadMs: secondsAsMs(DEFAULT_MAX_FORWARD_DRIFT_MS),
   /** Sync health and alert thresholds (README, "Sync health"). */
   health: z
     .object({
@@ -54,6 +57,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
+    maxClockAheadMs: env.TILLSYNC_MAX_CLOCK_AHEAD_SECONDS,
     health: {
       heartbeatStaleMs: env.TILLSYNC_HEARTBEAT_STALE_SECONDS,
       lagDegradedMs: env.TILLSYNC_LAG_DEGRADED_SECONDS,

@@ -20,6 +20,7 @@ import {
 } from '../services/ledger.js';
 import { reallocateBrokenReservations, recordTillPickup } from '../services/orders/index.js';
 import { type SyncActivityBatch, syncActivityUpsert, syncActivityValues } from './activity.js';
+import { boundTillClocks } from './clock-bounds.js';
 import type { ReservationChangeAt, ReservationFeed } from './reservation-feed.js';
 import { recordTillTransfers } from './till-transfers.js';
 
@@ -241,9 +242,10 @@ export async function applyTillOps(
   apply: (ops: LedgerOp[], options?: ApplyOptions) => Promise<AppliedBatch>,
   clock: HybridClock,
   device: PushingDevice,
-  ops: readonly TillOp[],
+  stamped: readonly TillOp[],
   options?: ApplyOptions,
 ): Promise<ReservationChangeAt[]> {
+  const ops = await boundTillClocks(tx, clock, device, stamped);
   const changes: ReservationChangeAt[] = [];
   await apply(
     ops.map((op) => ({
