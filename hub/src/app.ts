@@ -25,7 +25,7 @@ import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {
   config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'> &
-    Partial<Pick<HubConfig, 'orderTtlSeconds' | 'health'>>;
+    Partial<Pick<HubConfig, 'orderTtlSeconds' | 'health' | 'webhookAllowHosts'>>;
   db: Database;
   /** Start background jobs on ready (default true; tests run them by hand). */
   jobs?: boolean;
@@ -69,7 +69,7 @@ export async function buildApp({
   await app.register(reservationFeed);
   await app.register(jobs, { autoStart: runJobs });
   await app.register(orders, { ttlSeconds: config.orderTtlSeconds });
-  await app.register(webhooks, webhookOptions);
+  await app.register(webhooks, { allowHosts: config.webhookAllowHosts ?? [], ...webhookOptions });
   await app.register(health, { thresholds: config.health });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));

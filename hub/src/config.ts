@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
+import { validAllowEntry } from './services/webhooks/targets.js';
 
 export const DEFAULT_ORDER_TTL_SECONDS = 900;
 
@@ -28,6 +29,23 @@ export const HubConfig = z.object({
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** How long an unpaid (pending) online order holds its reservation. */
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
+  /**
+   * Webhook targets allowed although not public unicast (loopback, private, link-local, …):
+   * host names, IP addresses or CIDR ranges, comma-separated in the environment.
+   */
+  webhookAllowHosts: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e !== ''),
+    )
+    .refine(
+      (entries) => entries.every(validAllowEntry),
+      'each entry a host name, an IP address or a CIDR range',
+    ),
   /** Sync health and alert thresholds (README, "Sync health"). */
   health: z
     .object({
@@ -54,6 +72,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
+    webhookAllowHosts: env.TILLSYNC_WEBHOOK_ALLOW_HOSTS,
     health: {
       heartbeatStaleMs: env.TILLSYNC_HEARTBEAT_STALE_SECONDS,
       lagDegradedMs: env.TILLSYNC_LAG_DEGRADED_SECONDS,
