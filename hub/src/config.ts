@@ -1,6 +1,8 @@
 import { DEFAULT_MAX_FORWARD_DRIFT_MS } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
+import { DEFAULT_RETENTION } from './services/retention.js';
+import { validAllowEntry } from './services/webhooks/targets.js';
 
 export const DEFAULT_ORDER_TTL_SECONDS = 900;
 
@@ -11,6 +13,16 @@ const secondsAsMs = (defaultMs: number) =>
     .positive()
     .default(defaultMs / 1000)
     .transform((s) => Math.round(s * 1000));
+
+/** A window given in hours or days (env), kept in ms; fractions allowed. */
+const unitsAsMs = (unitMs: number, defaultMs: number) =>
+  z.coerce
+    .number()
+    .positive()
+    .default(defaultMs / unitMs)
+    .transform((n) => Math.round(n * unitMs));
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** Hub settings, read once from the environment. Every field is documented in the README. */
 export const HubConfig = z.object({
@@ -31,6 +43,32 @@ export const HubConfig = z.object({
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
   /** A till's op stamped further ahead of hub time than this is restamped (sync/clock-bounds.ts). */
   maxClockAheadMs: secondsAsMs(DEFAULT_MAX_FORWARD_DRIFT_MS),
+  /**
+   * Webhook targets allowed although not public unicast (loopback, private, link-local, …):
+   * host names, IP addresses or CIDR ranges, comma-separated in the environment.
+   */
+  webhookAllowHosts: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e !== ''),
+    )
+    .refine(
+      (entries) => entries.every(validAllowEntry),
+      'each entry a host name, an IP address or a CIDR range',
+    ),
+  /** How long growing tables keep rows (services/retention.ts, README "Retention"). */
+  retention: z
+    .object({
+      eventsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.eventsMs),
+      webhookAttemptsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.webhookAttemptsMs),
+      idempotencyKeysMs: unitsAsMs(HOUR_MS, DEFAULT_RETENTION.idempotencyKeysMs),
+      appliedOpsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.appliedOpsMs),
+    })
+    .prefault({}),
   /** Sync health and alert thresholds (README, "Sync health"). */
   health: z
     .object({
@@ -58,6 +96,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
     maxClockAheadMs: env.TILLSYNC_MAX_CLOCK_AHEAD_SECONDS,
+    webhookAllowHosts: env.TILLSYNC_WEBHOOK_ALLOW_HOSTS,
+    retention: {
+      eventsMs: env.TILLSYNC_RETAIN_EVENTS_DAYS,
+      webhookAttemptsMs: env.TILLSYNC_RETAIN_WEBHOOK_ATTEMPTS_DAYS,
+      idempotencyKeysMs: env.TILLSYNC_RETAIN_IDEMPOTENCY_KEYS_HOURS,
+      appliedOpsMs: env.TILLSYNC_RETAIN_APPLIED_OPS_DAYS,
+    },
     health: {
       heartbeatStaleMs: env.TILLSYNC_HEARTBEAT_STALE_SECONDS,
       lagDegradedMs: env.TILLSYNC_LAG_DEGRADED_SECONDS,

@@ -203,10 +203,9 @@ async function resentOpIds(
   const again = ops.filter((op) => known.usedOpIds.has(op.opId));
   if (again.length === 0) return new Set();
   const { rows } = await tx.query<{ op_id: string }>(
+    // The ledger, not applied_ops: remembered answers are purged after a while (services/retention.ts).
     `SELECT c.op_id FROM unnest($2::text[], $3::text[], $4::text[]) AS c (op_id, op_type, hlc)
-     WHERE EXISTS (SELECT 1 FROM applied_ops a
-                   WHERE a.op_id = c.op_id AND a.device_id = $1 AND a.status = 'applied')
-       AND EXISTS (SELECT 1 FROM movements m WHERE m.op_id = c.op_id::uuid AND m.device_id = $1
+     WHERE EXISTS (SELECT 1 FROM movements m WHERE m.op_id = c.op_id::uuid AND m.device_id = $1
                    AND m.op_type = c.op_type AND m.hlc = c.hlc)`,
     [device.deviceId, again.map((op) => op.opId), again.map((op) => op.type), again.map((op) => op.hlc)],
   );

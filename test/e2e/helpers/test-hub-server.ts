@@ -5,6 +5,7 @@ import { PostgresDatabase } from '../../../hub/src/db/postgres.js';
 import type { HealthThresholds } from '../../../hub/src/schemas/health.js';
 import { DEFAULT_THRESHOLDS } from '../../../hub/src/services/health/evaluate.js';
 import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
+import { TEST_WEBHOOK_ALLOW_HOSTS } from '../../../hub/test/helpers/build-hub.js';
 import { seedCatalog } from '../../../hub/test/helpers/fixtures.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../../../hub/test/helpers/test-db.js';
 
@@ -74,6 +75,7 @@ export class TestHubServer {
         logLevel: this.options.logStream ? 'info' : 'silent',
         bodyLimit: 1_048_576,
         rateLimitPerMinute: 100_000,
+        webhookAllowHosts: TEST_WEBHOOK_ALLOW_HOSTS,
         ...(this.options.health ? { health: { ...DEFAULT_THRESHOLDS, ...this.options.health } } : {}),
       },
       db: this.database.db,
