@@ -19,7 +19,12 @@ const WRITES: Array<{ method: string; url: string; route: string; payload?: obje
     url: '/v1/locations',
     payload: { id: 'new-store', name: 'New store', kind: 'store' },
   },
-  { method: 'PATCH', route: '/v1/locations/{locationId}', url: '/v1/locations/store-a', payload: { name: 'A' } },
+  {
+    method: 'PATCH',
+    route: '/v1/locations/{locationId}',
+    url: '/v1/locations/store-a',
+    payload: { name: 'A' },
+  },
   { method: 'DELETE', route: '/v1/locations/{locationId}', url: '/v1/locations/store-a' },
   {
     method: 'POST',
@@ -61,8 +66,17 @@ const WRITES: Array<{ method: string; url: string; route: string; payload?: obje
     payload: { fromLocationId: 'store-a', toLocationId: 'store-b', lines },
   },
   { method: 'POST', route: '/v1/transfers/{transferId}/receive', url: '/v1/transfers/tr_1/receive' },
-  { method: 'POST', route: '/v1/devices', url: '/v1/devices', payload: { locationId: 'store-a', name: 'Till' } },
-  { method: 'POST', route: '/v1/devices/{deviceId}/enrolment-code', url: '/v1/devices/till-1/enrolment-code' },
+  {
+    method: 'POST',
+    route: '/v1/devices',
+    url: '/v1/devices',
+    payload: { locationId: 'store-a', name: 'Till' },
+  },
+  {
+    method: 'POST',
+    route: '/v1/devices/{deviceId}/enrolment-code',
+    url: '/v1/devices/till-1/enrolment-code',
+  },
   { method: 'DELETE', route: '/v1/devices/{deviceId}', url: '/v1/devices/till-1' },
   { method: 'POST', route: '/v1/sync/dead-letters/{id}/retry', url: '/v1/sync/dead-letters/1/retry' },
   {
@@ -71,12 +85,22 @@ const WRITES: Array<{ method: string; url: string; route: string; payload?: obje
     url: '/v1/sync/dead-letters/1/dismiss',
     payload: { reason: 'x' },
   },
-  { method: 'POST', route: '/v1/conflicts/{id}/resolve', url: '/v1/conflicts/1/resolve', payload: { note: 'x' } },
+  {
+    method: 'POST',
+    route: '/v1/conflicts/{id}/resolve',
+    url: '/v1/conflicts/1/resolve',
+    payload: { note: 'x' },
+  },
   {
     method: 'POST',
     route: '/v1/orders',
     url: '/v1/orders',
-    payload: { channel: 'web', customerRef: 'c', lines, fulfilment: { type: 'pickup', pickupLocationId: 'store-a' } },
+    payload: {
+      channel: 'web',
+      customerRef: 'c',
+      lines,
+      fulfilment: { type: 'pickup', pickupLocationId: 'store-a' },
+    },
     headers: idempotent,
   },
   {
@@ -169,7 +193,11 @@ describe(`roles on ${testDbKind()}: hq reads everything and writes nothing`, () 
     expect((await me(hq)).body).toEqual({ role: 'hq', locationId: null, canTriage: false });
     expect((await me(hub.adminToken)).body).toEqual({ role: 'admin', locationId: null, canTriage: true });
     const manager = await hub.token('store_manager', 'store-a');
-    expect((await me(manager)).body).toEqual({ role: 'store_manager', locationId: 'store-a', canTriage: true });
+    expect((await me(manager)).body).toEqual({
+      role: 'store_manager',
+      locationId: 'store-a',
+      canTriage: true,
+    });
     expect((await hub.request({ method: 'GET', url: '/v1/me', token: null })).statusCode).toBe(401);
   });
 });

@@ -28,7 +28,13 @@ describe('planBootstrap', () => {
         secretHash: '0'.repeat(64),
       });
     }
-    for (const bad of ['', 'ab12', `ab12:${'0'.repeat(63)}`, `a.b:${'0'.repeat(64)}`, `ab12:${'G'.repeat(64)}`]) {
+    for (const bad of [
+      '',
+      'ab12',
+      `ab12:${'0'.repeat(63)}`,
+      `a.b:${'0'.repeat(64)}`,
+      `ab12:${'G'.repeat(64)}`,
+    ]) {
       expect(planBootstrap({ env: 'production', adminTokenHash: bad }, true), bad).toMatchObject({
         kind: 'refuse',
         message: expect.stringContaining('TILLSYNC_ADMIN_TOKEN_HASH'),
@@ -47,7 +53,9 @@ describe(`the first admin token on ${testDbKind()}`, { timeout: 120_000 }, () =>
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function freshEnv(extra: NodeJS.ProcessEnv = {}): Promise<{ env: NodeJS.ProcessEnv; dataDir: string }> {
+  async function freshEnv(
+    extra: NodeJS.ProcessEnv = {},
+  ): Promise<{ env: NodeJS.ProcessEnv; dataDir: string }> {
     const dir = await mkdtemp(join(tmpdir(), 'tillsync-bootstrap-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const dataDir = join(dir, 'data');
@@ -137,8 +145,8 @@ describe(`the first admin token on ${testDbKind()}`, { timeout: 120_000 }, () =>
     expect(run.stdout).not.toContain('Bootstrap admin token');
     await expect(stat(join(dataDir, TOKEN_FILE_NAME))).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await asAdmin(run.running!.url, `tsk.${id}.${secret}`)).status).toBe(200);
-    expect((await asAdmin(run.running!.url, `tsk.${id}.${randomBytes(32).toString('base64url')}`)).status).toBe(
-      401,
-    );
+    expect(
+      (await asAdmin(run.running!.url, `tsk.${id}.${randomBytes(32).toString('base64url')}`)).status,
+    ).toBe(401);
   });
 });

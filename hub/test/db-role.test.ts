@@ -34,7 +34,9 @@ describe.runIf(testDbKind() === 'pglite')('db grant on PGlite', () => {
         LOG_LEVEL: 'silent',
       });
       expect(run.exitCode).toBe(1);
-      expect(run.stderr).toBe('error: database roles are Postgres-only: PGlite is one embedded database with one role\n');
+      expect(run.stderr).toBe(
+        'error: database roles are Postgres-only: PGlite is one embedded database with one role\n',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -123,10 +125,16 @@ describe.runIf(testDbKind() === 'postgres')('the hub serving as a restricted dat
       expect(granted.exitCode).toBe(0);
       expect(granted.stdout).toContain(`Role ${role} may now serve the hub in schema ${schema}`);
     }
-    const asOwner = await runCliCaptured(['db', 'grant', '--role', 'postgres'], env({ DATABASE_URL: ownerUrl }));
+    const asOwner = await runCliCaptured(
+      ['db', 'grant', '--role', 'postgres'],
+      env({ DATABASE_URL: ownerUrl }),
+    );
     expect(asOwner.exitCode).toBe(1);
     expect(asOwner.stderr).toMatch(/^error: role postgres is a superuser/);
-    const missing = await runCliCaptured(['db', 'grant', '--role', `no_${role}`], env({ DATABASE_URL: ownerUrl }));
+    const missing = await runCliCaptured(
+      ['db', 'grant', '--role', `no_${role}`],
+      env({ DATABASE_URL: ownerUrl }),
+    );
     expect(missing.stderr).toMatch(/^error: role no_ts_app_\w+ does not exist: CREATE ROLE/);
   });
 
@@ -139,7 +147,12 @@ describe.runIf(testDbKind() === 'postgres')('the hub serving as a restricted dat
     expect(served.exitCode).toBe(0);
     const url = served.running!.url;
     const admin = (await readFile(join(dir, 'data', TOKEN_FILE_NAME), 'utf8')).trim();
-    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const call = async (
+      method: string,
+      path: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ) => {
       const res = await fetch(`${url}${path}`, {
         method,
         headers: {
@@ -151,9 +164,15 @@ describe.runIf(testDbKind() === 'postgres')('the hub serving as a restricted dat
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
-    expect((await call('POST', '/v1/locations', { id: 'store-a', name: 'A', kind: 'store' })).status).toBe(201);
-    expect((await call('POST', '/v1/products', { sku: 'SKU-1', name: 'One', priceMinor: 100 })).status).toBe(201);
-    const receipt = await call('POST', '/v1/locations/store-a/receipts', { lines: [{ sku: 'SKU-1', qty: 10 }] });
+    expect((await call('POST', '/v1/locations', { id: 'store-a', name: 'A', kind: 'store' })).status).toBe(
+      201,
+    );
+    expect((await call('POST', '/v1/products', { sku: 'SKU-1', name: 'One', priceMinor: 100 })).status).toBe(
+      201,
+    );
+    const receipt = await call('POST', '/v1/locations/store-a/receipts', {
+      lines: [{ sku: 'SKU-1', qty: 10 }],
+    });
     expect(receipt.status, JSON.stringify(receipt.body)).toBe(201);
     const order = await call(
       'POST',

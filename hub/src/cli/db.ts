@@ -6,7 +6,11 @@ import { type CliIo, type CliOutcome, say, UsageError } from './io.js';
 /** Schema changes and grants are the owner's: TILLSYNC_MIGRATION_DATABASE_URL, else DATABASE_URL. */
 function ownerConfig(env: NodeJS.ProcessEnv): HubConfig {
   const config = configFromEnv(env);
-  return { ...config, databaseUrl: config.migrationDatabaseUrl ?? config.databaseUrl, migrationDatabaseUrl: undefined };
+  return {
+    ...config,
+    databaseUrl: config.migrationDatabaseUrl ?? config.databaseUrl,
+    migrationDatabaseUrl: undefined,
+  };
 }
 
 /** `migrate`: apply pending migrations as the owner (the hub itself may serve as a role that cannot). */

@@ -34,7 +34,10 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     if (hub.bootstrapTokenFile) {
       // Never on the terminal or in the logs: only its owner can read the file.
       say(io);
-      say(io, `Bootstrap admin token written to ${hub.bootstrapTokenFile} (mode 0600, readable by you only).`);
+      say(
+        io,
+        `Bootstrap admin token written to ${hub.bootstrapTokenFile} (mode 0600, readable by you only).`,
+      );
       say(io, '  Move it to your secret store and delete the file. Lost it? Stop the hub and run');
       say(io, '  `pnpm hub token create --role admin`.');
     }

@@ -48,16 +48,21 @@ export async function grantAppRole(db: Database, role: string): Promise<{ schema
   );
   const r = rows[0];
   if (!r) throw new GrantError(`role ${role} does not exist: CREATE ROLE ${role} LOGIN PASSWORD '…' first`);
-  if (r.superuser) throw new GrantError(`role ${role} is a superuser: it could do anything; use a plain role`);
+  if (r.superuser)
+    throw new GrantError(`role ${role} is a superuser: it could do anything; use a plain role`);
   if (r.member) {
-    throw new GrantError(`role ${role} is (or is a member of) ${r.owner}, the owner running this: use another role`);
+    throw new GrantError(
+      `role ${role} is (or is a member of) ${r.owner}, the owner running this: use another role`,
+    );
   }
-  if (r.owns > 0) throw new GrantError(`role ${role} owns ${r.owns} tables here: hand them to ${r.owner} first`);
+  if (r.owns > 0)
+    throw new GrantError(`role ${role} owns ${r.owns} tables here: hand them to ${r.owner} first`);
   return db.transaction(async (tx) => {
     const schema = await applyGrants(tx, role);
-    await tx.query('INSERT INTO app_roles (role) VALUES ($1) ON CONFLICT (role) DO UPDATE SET granted_at = now()', [
-      role,
-    ]);
+    await tx.query(
+      'INSERT INTO app_roles (role) VALUES ($1) ON CONFLICT (role) DO UPDATE SET granted_at = now()',
+      [role],
+    );
     return { schema };
   });
 }

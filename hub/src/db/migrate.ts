@@ -59,5 +59,7 @@ async function pendingOf(db: Queryable, files: string[]): Promise<string[]> {
 }
 
 async function appliedNames(db: Queryable): Promise<Set<string>> {
-  return new Set((await db.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
+  return new Set(
+    (await db.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
+  );
 }

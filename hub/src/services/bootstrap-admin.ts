@@ -35,7 +35,8 @@ export function planBootstrap(
     if (!m) {
       return {
         kind: 'refuse',
-        message: 'TILLSYNC_ADMIN_TOKEN_HASH must be <id>:<sha256 hex of the secret> (README, Production setup)',
+        message:
+          'TILLSYNC_ADMIN_TOKEN_HASH must be <id>:<sha256 hex of the secret> (README, Production setup)',
       };
     }
     return { kind: 'provision', id: m[1]!, secretHash: m[2]! };

@@ -68,7 +68,8 @@ function triageList<T extends Item>(o: ListOptions<T>): TriageSection {
     const [page, writable] = await Promise.all([o.load(), o.canTriage]);
     const keep = new Set(page.items.map((i) => i.id));
     for (const id of rows.keys()) if (!keep.has(id)) rows.delete(id);
-    for (const item of page.items) if (!rows.has(item.id)) rows.set(item.id, o.row(item, writable ? act : null));
+    for (const item of page.items)
+      if (!rows.has(item.id)) rows.set(item.id, o.row(item, writable ? act : null));
     reconcile(body, page.items.length ? page.items.map((i) => rows.get(i.id)!) : [empty]);
     counter.textContent = String(page.items.length) + (page.nextCursor ? '+' : '');
     more.hidden = page.nextCursor === null;
@@ -238,7 +239,9 @@ export function deadLettersSection(api: Api, locationId: string, canTriage: Prom
               ),
               noteForm(`Reason to dismiss ${d.id}`, 'Dismiss', `dismiss-${d.id}`, (reason) =>
                 act(`Dismissing dead letter ${d.id}`, async () => {
-                  const done = await api.post<DeadLetter>(`/v1/sync/dead-letters/${d.id}/dismiss`, { reason });
+                  const done = await api.post<DeadLetter>(`/v1/sync/dead-letters/${d.id}/dismiss`, {
+                    reason,
+                  });
                   return `Dead letter ${done.id} dismissed: ${done.resolution ?? reason}`;
                 }),
               ),
