@@ -28,12 +28,18 @@ const DAY_MS = 24 * HOUR_MS;
 export const HubConfig = z.object({
   /** Postgres connection string; when absent the hub runs on embedded PGlite. */
   databaseUrl: z.string().optional(),
+  /** The schema owner's connection, for migrations only; the hub then serves as DATABASE_URL's role. */
+  migrationDatabaseUrl: z.string().optional(),
   /** PGlite data directory, or ":memory:". */
   dataDir: z.string().default('./data'),
   host: z.string().default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** production refuses to start without an admin token configured out of band. */
+  /** production refuses to start without an admin token configured out of band (cli/bootstrap.ts). */
   env: z.enum(['development', 'production', 'test']).default('development'),
+  /** `<id>:<sha256 hex of the secret>` of an admin token made out of band (README, Production setup). */
+  adminTokenHash: z.string().optional(),
+  /** Where a minted bootstrap admin token is written (mode 0600); default `<dataDir>/bootstrap-admin-token`. */
+  bootstrapTokenFile: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body in bytes. */
   bodyLimit: z.coerce.number().int().positive().default(1_048_576),
@@ -87,10 +93,13 @@ export type HubConfig = z.infer<typeof HubConfig>;
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
   return HubConfig.parse({
     databaseUrl: env.DATABASE_URL || undefined,
+    migrationDatabaseUrl: env.TILLSYNC_MIGRATION_DATABASE_URL || undefined,
     dataDir: env.TILLSYNC_DATA_DIR,
     host: env.HOST,
     port: env.PORT,
     env: env.NODE_ENV,
+    adminTokenHash: env.TILLSYNC_ADMIN_TOKEN_HASH || undefined,
+    bootstrapTokenFile: env.TILLSYNC_BOOTSTRAP_TOKEN_FILE || undefined,
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
