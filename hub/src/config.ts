@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_APPLICATION_NAME, DEFAULT_POSTGRES_TIMEOUTS } from './db/postgres.js';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
 
 export const DEFAULT_ORDER_TTL_SECONDS = 900;
@@ -15,6 +16,16 @@ const secondsAsMs = (defaultMs: number) =>
 export const HubConfig = z.object({
   /** Postgres connection string; when absent the hub runs on embedded PGlite. */
   databaseUrl: z.string().optional(),
+  /** Postgres connection limits and name (README, Configuration); unused on PGlite. */
+  postgres: z
+    .object({
+      applicationName: z.string().min(1).max(63).default(DEFAULT_APPLICATION_NAME),
+      connectTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.connectTimeoutMs),
+      statementTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs),
+      idleInTransactionTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.idleInTransactionTimeoutMs),
+      queryTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.queryTimeoutMs),
+    })
+    .prefault({}),
   /** PGlite data directory, or ":memory:". */
   dataDir: z.string().default('./data'),
   host: z.string().default('127.0.0.1'),
@@ -46,6 +57,13 @@ export type HubConfig = z.infer<typeof HubConfig>;
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
   return HubConfig.parse({
     databaseUrl: env.DATABASE_URL || undefined,
+    postgres: {
+      applicationName: env.TILLSYNC_PG_APPLICATION_NAME || undefined,
+      connectTimeoutMs: env.TILLSYNC_PG_CONNECT_TIMEOUT_SECONDS,
+      statementTimeoutMs: env.TILLSYNC_PG_STATEMENT_TIMEOUT_SECONDS,
+      idleInTransactionTimeoutMs: env.TILLSYNC_PG_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+      queryTimeoutMs: env.TILLSYNC_PG_QUERY_TIMEOUT_SECONDS,
+    },
     dataDir: env.TILLSYNC_DATA_DIR,
     host: env.HOST,
     port: env.PORT,

@@ -6,10 +6,13 @@ import { PgliteDatabase } from './pglite.js';
 import { PostgresDatabase } from './postgres.js';
 
 /** Open the configured database (Postgres if DATABASE_URL is set, else PGlite) and migrate it. */
-export async function openDatabase(config: Pick<HubConfig, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+export async function openDatabase(
+  config: Pick<HubConfig, 'databaseUrl' | 'dataDir' | 'postgres'>,
+): Promise<Database> {
   let db: Database;
   if (config.databaseUrl) {
-    db = await PostgresDatabase.connect({ connectionString: config.databaseUrl });
+    const { applicationName, ...timeouts } = config.postgres;
+    db = await PostgresDatabase.connect({ connectionString: config.databaseUrl, applicationName, timeouts });
   } else {
     if (config.dataDir !== ':memory:') await mkdir(config.dataDir, { recursive: true });
     db = await PgliteDatabase.open(config.dataDir);
