@@ -30,11 +30,7 @@ const SOCKET_CODES = new Set([
 ]);
 
 /** node-postgres reports these with a message only. */
-const LOST_MESSAGES = [
-  'Connection terminated',
-  'not queryable',
-  'timeout exceeded when trying to connect',
-];
+const LOST_MESSAGES = ['Connection terminated', 'not queryable', 'timeout exceeded when trying to connect'];
 
 /** SQLSTATE 57014: statement_timeout (or a cancel) stopped the statement. */
 const QUERY_CANCELED = '57014';
