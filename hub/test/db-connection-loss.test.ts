@@ -85,23 +85,30 @@ describe('which database failures mean "retry later"', () => {
     listening: "query LIKE 'LISTEN %'",
   };
 
+  /** Backends already terminated: one may still show (even as waiting) until it has exited. */
+  const terminated: number[] = [];
+
   /** pg_terminate_backend on this application's backends in this database; how many it killed. */
   async function kill(appName: string, which: Which = 'all'): Promise<number> {
     const { rows } = await admin.query<{ pid: number }>(
       `SELECT pid FROM pg_stat_activity
        WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()
-         AND ${filters[which]}`,
-      [appName],
+         AND pid <> ALL($2::int[]) AND ${filters[which]}`,
+      [appName, terminated],
     );
-    for (const { pid } of rows) await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    for (const { pid } of rows) {
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      terminated.push(pid);
+    }
     return rows.length;
   }
 
   async function backends(appName: string, which: Which = 'all'): Promise<number> {
     const { rows } = await admin.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE application_name = $1 AND datname = current_database() AND ${filters[which]}`,
-      [appName],
+       WHERE application_name = $1 AND datname = current_database() AND pid <> ALL($2::int[])
+         AND ${filters[which]}`,
+      [appName, terminated],
     );
     return rows[0]?.n ?? 0;
   }
