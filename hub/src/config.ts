@@ -1,5 +1,6 @@
 import { DEFAULT_MAX_FORWARD_DRIFT_MS } from '@tillsync/sync-protocol';
 import { z } from 'zod';
+import { DEFAULT_APPLICATION_NAME, DEFAULT_POSTGRES_TIMEOUTS } from './db/postgres.js';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
 import { DEFAULT_RETENTION } from './services/retention.js';
 import { validAllowEntry } from './services/webhooks/targets.js';
@@ -30,6 +31,16 @@ export const HubConfig = z.object({
   databaseUrl: z.string().optional(),
   /** The schema owner's connection, for migrations only; the hub then serves as DATABASE_URL's role. */
   migrationDatabaseUrl: z.string().optional(),
+  /** Postgres connection limits and name (README, Configuration); unused on PGlite. */
+  postgres: z
+    .object({
+      applicationName: z.string().min(1).max(63).default(DEFAULT_APPLICATION_NAME),
+      connectTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.connectTimeoutMs),
+      statementTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs),
+      idleInTransactionTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.idleInTransactionTimeoutMs),
+      queryTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.queryTimeoutMs),
+    })
+    .prefault({}),
   /** PGlite data directory, or ":memory:". */
   dataDir: z.string().default('./data'),
   host: z.string().default('127.0.0.1'),
@@ -94,6 +105,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
   return HubConfig.parse({
     databaseUrl: env.DATABASE_URL || undefined,
     migrationDatabaseUrl: env.TILLSYNC_MIGRATION_DATABASE_URL || undefined,
+    postgres: {
+      applicationName: env.TILLSYNC_PG_APPLICATION_NAME || undefined,
+      connectTimeoutMs: env.TILLSYNC_PG_CONNECT_TIMEOUT_SECONDS,
+      statementTimeoutMs: env.TILLSYNC_PG_STATEMENT_TIMEOUT_SECONDS,
+      idleInTransactionTimeoutMs: env.TILLSYNC_PG_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+      queryTimeoutMs: env.TILLSYNC_PG_QUERY_TIMEOUT_SECONDS,
+    },
     dataDir: env.TILLSYNC_DATA_DIR,
     host: env.HOST,
     port: env.PORT,

@@ -11,7 +11,8 @@ import { PostgresDatabase } from './postgres.js';
  * may not migrate; db/grants.ts).
  */
 export async function openDatabase(
-  config: Pick<HubConfig, 'databaseUrl' | 'dataDir'> & Partial<Pick<HubConfig, 'migrationDatabaseUrl'>>,
+  config: Pick<HubConfig, 'databaseUrl' | 'dataDir' | 'postgres'> &
+    Partial<Pick<HubConfig, 'migrationDatabaseUrl'>>,
 ): Promise<Database> {
   let db: Database;
   if (config.databaseUrl && config.migrationDatabaseUrl) {
@@ -23,7 +24,8 @@ export async function openDatabase(
     }
   }
   if (config.databaseUrl) {
-    db = await PostgresDatabase.connect({ connectionString: config.databaseUrl });
+    const { applicationName, ...timeouts } = config.postgres;
+    db = await PostgresDatabase.connect({ connectionString: config.databaseUrl, applicationName, timeouts });
   } else {
     if (config.dataDir !== ':memory:') await mkdir(config.dataDir, { recursive: true });
     db = await PgliteDatabase.open(config.dataDir);

@@ -8,6 +8,7 @@ import {
   TillOp,
 } from '@tillsync/sync-protocol';
 import { z } from 'zod';
+import { isConnectionLost } from '../db/connection-errors.js';
 import type { Queryable } from '../db/database.js';
 import { pgErrorCode } from '../errors.js';
 import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
@@ -76,6 +77,8 @@ const RETRYABLE = new Set(['40P01', '40001']);
 /**
  * Apply a batch; `origin` is the pushing connection (it gets its rows in the ack, not the
  * broadcast). A batch aborted by a deadlock is retried a few times before the till is told to retry.
+ * One whose connection died is retried once on a fresh one: safe even when the lost statement was
+ * the COMMIT, as the retry reads the device's acked seq and answers committed ops `duplicate`.
  */
 export async function applyPush(
   ctx: PushContext,
@@ -87,7 +90,8 @@ export async function applyPush(
     try {
       return await applyPushOnce(ctx, device, rawOps, origin);
     } catch (err) {
-      if (attempt >= 3 || !RETRYABLE.has(pgErrorCode(err) ?? '')) throw err;
+      const again = RETRYABLE.has(pgErrorCode(err) ?? '') || (attempt === 1 && isConnectionLost(err));
+      if (attempt >= 3 || !again) throw err;
     }
   }
 }

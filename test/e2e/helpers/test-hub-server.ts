@@ -7,7 +7,12 @@ import { DEFAULT_THRESHOLDS } from '../../../hub/src/services/health/evaluate.js
 import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
 import { TEST_WEBHOOK_ALLOW_HOSTS } from '../../../hub/test/helpers/build-hub.js';
 import { seedCatalog } from '../../../hub/test/helpers/fixtures.js';
-import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../../../hub/test/helpers/test-db.js';
+import {
+  createTestDatabase,
+  type TestDatabase,
+  testApplicationName,
+  testDatabaseUrl,
+} from '../../../hub/test/helpers/test-db.js';
 
 export interface TestHubOptions {
   /** Health thresholds to judge by (tests shorten them from minutes to moments). */
@@ -45,7 +50,12 @@ export class TestHubServer {
   async peer(): Promise<TestHubServer> {
     const schema = this.database.schema;
     if (!schema) throw new Error('a hub on PGlite is single-instance: it has no peers');
-    const db = await PostgresDatabase.connect({ connectionString: testDatabaseUrl(), schema, max: 10 });
+    const db = await PostgresDatabase.connect({
+      connectionString: testDatabaseUrl(),
+      schema,
+      max: 10,
+      applicationName: testApplicationName(schema),
+    });
     const peer = new TestHubServer({ db, schema, drop: () => db.close() }, this.adminToken, this.options);
     await peer.resume();
     return peer;
