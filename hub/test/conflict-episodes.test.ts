@@ -60,7 +60,10 @@ describe(`one broken-reservation conflict per order episode on ${testDbKind()}`,
     await sell('LIP-1', 2); // offline oversell: 1 on the shelf for 2 promised
     for (let i = 0; i < 4; i++) await sell('GUM-1', 1);
     const first = await episodes(order);
-    expect(first).toEqual({ conflicts: [{ id: expect.any(Number), status: 'open', resolution: null }], atRiskEvents: 1 });
+    expect(first).toEqual({
+      conflicts: [{ id: expect.any(Number), status: 'open', resolution: null }],
+      atRiskEvents: 1,
+    });
 
     const resolved = await hub.request({
       method: 'POST',
@@ -83,7 +86,9 @@ describe(`one broken-reservation conflict per order episode on ${testDbKind()}`,
     const order = await placed({ type: 'shipping', address });
     await sell('LIP-1', 2);
     await sell('GUM-1', 1);
-    expect((await episodes(order)).conflicts).toEqual([{ id: expect.any(Number), status: 'open', resolution: null }]);
+    expect((await episodes(order)).conflicts).toEqual([
+      { id: expect.any(Number), status: 'open', resolution: null },
+    ]);
 
     // A unit arrives at the warehouse: the next push moves the short unit there.
     const receipt = await hub.request({

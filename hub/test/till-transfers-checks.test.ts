@@ -64,7 +64,12 @@ describe(`transfers and pickups from tills are checked on ${testDbKind()}`, () =
   it("a till of store B receiving store A's transfer leaves the transfer open for A", async () => {
     const id = await shipToA(5);
     await pushed(
-      b.ops.other({ type: 'transfer_in', transferId: id, fromLocationId: 'wh', lines: [{ sku: 'LIP-1', qty: 5 }] }),
+      b.ops.other({
+        type: 'transfer_in',
+        transferId: id,
+        fromLocationId: 'wh',
+        lines: [{ sku: 'LIP-1', qty: 5 }],
+      }),
     );
     // The units are on B's shelf (a receipt), B's incoming was never raised, A still waits for 5.
     expect(await row('store-b')).toMatchObject({ on_hand: 15, incoming: 0 });
@@ -81,7 +86,11 @@ describe(`transfers and pickups from tills are checked on ${testDbKind()}`, () =
 
     // A's manager can still receive it.
     const manager = await hub.token('store_manager', 'store-a');
-    const received = await hub.request({ method: 'POST', url: `/v1/transfers/${id}/receive`, token: manager });
+    const received = await hub.request({
+      method: 'POST',
+      url: `/v1/transfers/${id}/receive`,
+      token: manager,
+    });
     expect(received.statusCode).toBe(200);
     expect(received.body).toMatchObject({ status: 'received' });
     expect(await row('store-a')).toMatchObject({ on_hand: 15, incoming: 0 });
@@ -110,7 +119,12 @@ describe(`transfers and pickups from tills are checked on ${testDbKind()}`, () =
   it('moves nothing for a transfer_out naming an existing transfer with other lines', async () => {
     const id = await shipToA(5);
     await pushed(
-      b.ops.other({ type: 'transfer_out', transferId: id, toLocationId: 'store-a', lines: [{ sku: 'LIP-1', qty: 3 }] }),
+      b.ops.other({
+        type: 'transfer_out',
+        transferId: id,
+        toLocationId: 'store-a',
+        lines: [{ sku: 'LIP-1', qty: 3 }],
+      }),
     );
     expect(await row('store-b')).toMatchObject({ on_hand: 10, incoming: 0 });
     expect(await row('store-a')).toMatchObject({ incoming: 5 });
@@ -128,12 +142,19 @@ describe(`transfers and pickups from tills are checked on ${testDbKind()}`, () =
     });
     const id = (shipped.body as TransferBody).id;
     await pushed(
-      b.ops.other({ type: 'transfer_in', transferId: id, fromLocationId: 'wh', lines: [{ sku: 'LIP-1', qty: 6 }] }),
+      b.ops.other({
+        type: 'transfer_in',
+        transferId: id,
+        fromLocationId: 'wh',
+        lines: [{ sku: 'LIP-1', qty: 6 }],
+      }),
     );
     // Incoming never goes below what was shipped here; all six units are on the shelf.
     expect(await row('store-b')).toMatchObject({ on_hand: 16, incoming: 0 });
     expect(await transfer(id)).toMatchObject({ status: 'received', lines: [{ qty: 4, receivedQty: 4 }] });
-    expect(await conflicts()).toEqual([{ kind: 'transfer_mismatch', location_id: 'store-b', code: 'over_receipt' }]);
+    expect(await conflicts()).toEqual([
+      { kind: 'transfer_mismatch', location_id: 'store-b', code: 'over_receipt' },
+    ]);
   });
 
   it("opens a conflict for a pickup of an order held at another store, and leaves both stores' holds", async () => {

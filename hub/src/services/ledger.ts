@@ -240,7 +240,8 @@ async function recordOversells(
   ms: readonly Movement[],
   meta: readonly LedgerOp[],
 ): Promise<void> {
-  const oversells = ms.flatMap((m, i) => (m.oversell ? [{ m, input: meta[i]! }] : []));
+  // An op applied as another (sentAs) has its own conflict already, saying what it claimed.
+  const oversells = ms.flatMap((m, i) => (m.oversell && !meta[i]!.sentAs ? [{ m, input: meta[i]! }] : []));
   if (oversells.length === 0) return;
   await tx.query(
     `INSERT INTO conflicts (location_id, kind, sku, op_id, details)
