@@ -19,11 +19,11 @@ import {
   type LedgerOp,
   rowsTouched,
 } from '../services/ledger.js';
-import { reallocateBrokenReservations, recordTillPickup } from '../services/orders/index.js';
+import { reallocateBrokenReservations } from '../services/orders/index.js';
 import { type SyncActivityBatch, syncActivityUpsert, syncActivityValues } from './activity.js';
+import { applyCheckedTillOps } from './checked-till-ops.js';
 import { boundTillClocks } from './clock-bounds.js';
 import type { ReservationChangeAt, ReservationFeed } from './reservation-feed.js';
-import { recordTillTransfers } from './till-transfers.js';
 
 /*
  * Applying a till's push batch: one transaction, ops in seq order.
@@ -236,8 +236,8 @@ export function stockPushes(commit: LocationCommit): StockPush[] {
 }
 
 /**
- * Apply accepted ops as `device`'s, with what follows from them: till transfers, pickups, and
- * reservations broken by offline sales. Returns the reservation changes to publish after commit.
+ * Apply accepted ops as `device`'s, with what follows from them: till transfers and pickups
+ * (checked first, checked-till-ops.ts), and reservations broken by offline sales. Returns the reservation changes to publish after commit.
  * Also how a retried dead letter is applied (sync/dead-letter-retry.ts).
  */
 export async function applyTillOps(
@@ -249,21 +249,7 @@ export async function applyTillOps(
   options?: ApplyOptions,
 ): Promise<ReservationChangeAt[]> {
   const ops = await boundTillClocks(tx, clock, device, stamped);
-  const changes: ReservationChangeAt[] = [];
-  await apply(
-    ops.map((op) => ({
-      op,
-      actor: `device:${device.deviceId}`,
-      deviceId: device.deviceId,
-      reference: referenceOf(op),
-    })),
-    options,
-  );
-  await recordTillTransfers(tx, ops);
-  for (const op of ops) {
-    if (op.type !== 'pickup') continue;
-    changes.push(...(await recordTillPickup(tx, { ...op, deviceId: device.deviceId })));
-  }
+  const changes = await applyCheckedTillOps(tx, apply, device.deviceId, ops, options);
   // Offline sales may have eaten units promised online: move those promises or flag them.
   changes.push(...(await reallocateBrokenReservations(tx, apply, [device.locationId], clock)));
   return changes;
@@ -361,23 +347,6 @@ export function validateTillOp(
     return { code: 'unknown_location', reason: `unknown location ${other}` };
   }
   return null;
-}
-
-function referenceOf(op: TillOp): string | null {
-  switch (op.type) {
-    case 'sale':
-    case 'return':
-      return op.receiptId;
-    case 'transfer_out':
-    case 'transfer_in':
-      return op.transferId;
-    case 'pickup':
-      return op.orderId;
-    case 'receive':
-      return op.reference ?? null;
-    default:
-      return null;
-  }
 }
 
 interface Remembered {
