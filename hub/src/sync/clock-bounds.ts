@@ -1,5 +1,6 @@
 import type { Hlc, HybridClock, TillOp } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
+import { openConflict } from '../services/conflicts.js';
 
 /*
  * Bounding the clock stamps tills send. A count's stamp decides which changes it absorbs, so a
@@ -49,17 +50,11 @@ export async function boundTillClocks(
 ): Promise<readonly TillOp[]> {
   const bounded = boundStamps(ops, clock);
   if (bounded.restamped.length === 0) return ops;
-  await tx.query(
-    `INSERT INTO conflicts (location_id, kind, op_id, details) VALUES ($1, 'clock_skew', $2, $3)`,
-    [
-      device.locationId,
-      bounded.restamped[0]!.opId,
-      JSON.stringify({
-        deviceId: device.deviceId,
-        maxAheadMs: clock.maxForwardDriftMs,
-        ops: bounded.restamped,
-      }),
-    ],
-  );
+  await openConflict(tx, {
+    locationId: device.locationId,
+    kind: 'clock_skew',
+    opId: bounded.restamped[0]!.opId,
+    details: { deviceId: device.deviceId, maxAheadMs: clock.maxForwardDriftMs, ops: bounded.restamped },
+  });
   return bounded.ops;
 }
