@@ -63,7 +63,10 @@ export async function reconcileJournal(
     if (!plan) return { lastAckedSeq: hubSeq };
     const incident = (await sameEpisode(tx, device.deviceId, plan)) ?? (await record(tx, device, plan));
     if (plan.rebaseTo > hubSeq)
-      await tx.query('UPDATE devices SET last_acked_seq = $2 WHERE id = $1', [device.deviceId, plan.rebaseTo]);
+      await tx.query('UPDATE devices SET last_acked_seq = $2 WHERE id = $1', [
+        device.deviceId,
+        plan.rebaseTo,
+      ]);
     return {
       lastAckedSeq: plan.rebaseTo,
       recovery: {

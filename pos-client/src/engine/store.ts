@@ -166,9 +166,7 @@ export class TillStore {
          SELECT seq, op_id, type, op, created_at, ? FROM outbox WHERE seq <= ?`,
       ),
       journalPurgeBefore: db.prepare('DELETE FROM sent_ops WHERE acked_at < ?'),
-      journalPurgeBeyond: db.prepare(
-        'DELETE FROM sent_ops WHERE seq <= (SELECT max(seq) FROM sent_ops) - ?',
-      ),
+      journalPurgeBeyond: db.prepare('DELETE FROM sent_ops WHERE seq <= (SELECT max(seq) FROM sent_ops) - ?'),
       // The start of the unbroken run of journaled seqs ending at `acked` (acked + 1: none).
       journalHeldFrom: db
         .prepare<{ acked: number }, number>(

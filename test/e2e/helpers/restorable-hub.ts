@@ -44,7 +44,11 @@ export class RestorableHub {
   async start(): Promise<void> {
     const db =
       testDbKind() === 'postgres'
-        ? await PostgresDatabase.connect({ connectionString: testDatabaseUrl(), schema: this.schema, max: 10 })
+        ? await PostgresDatabase.connect({
+            connectionString: testDatabaseUrl(),
+            schema: this.schema,
+            max: 10,
+          })
         : await PgliteDatabase.open(this.env.TILLSYNC_DATA_DIR ?? '');
     await migrate(db);
     this.adminToken = (await ensureBootstrapAdmin(db)) ?? this.adminToken;
@@ -82,7 +86,9 @@ export class RestorableHub {
 
   /** GET a REST path as admin. */
   async get<T>(path: string): Promise<T> {
-    const res = await fetch(`${this.url}${path}`, { headers: { authorization: `Bearer ${this.adminToken}` } });
+    const res = await fetch(`${this.url}${path}`, {
+      headers: { authorization: `Bearer ${this.adminToken}` },
+    });
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }
