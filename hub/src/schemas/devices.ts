@@ -72,3 +72,28 @@ export const DeadLetterParams = z.strictObject({
 });
 
 export const DeadLetterDismiss = z.strictObject({ reason: z.string().trim().min(1).max(500) });
+
+/** A till found ahead of the hub at its hello (the hub restored from an older backup). */
+export const SyncIncident = z
+  .object({
+    id: z.number().int(),
+    locationId: LocationId,
+    deviceId: DeviceId,
+    /** The device's acked seq at the hub, and at the till, when detected. */
+    hubSeq: z.number().int(),
+    tillSeq: z.number().int(),
+    /** The till re-sends its ops from this seq to tillSeq (same seqs and op ids). */
+    resendFrom: z.number().int(),
+    /** Of those, applied again so far. */
+    opsRecovered: z.number().int(),
+    /** Seqs the till no longer held: gone for good (the device was re-based past them). */
+    opsLost: z.number().int(),
+    lostFrom: z.number().int().nullable(),
+    lostTo: z.number().int().nullable(),
+    status: z
+      .enum(['recovering', 'recovered'])
+      .describe('recovered: every op the till still held is back in the ledger'),
+    detectedAt: z.string(),
+  })
+  .meta({ id: 'SyncIncident' });
+export type SyncIncident = z.infer<typeof SyncIncident>;

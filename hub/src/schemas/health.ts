@@ -139,6 +139,7 @@ export const AlertType = z.enum([
   'till.lagging',
   'conflict.opened',
   'stock.low',
+  'sync.incident',
 ]);
 export type AlertType = z.infer<typeof AlertType>;
 

@@ -26,6 +26,7 @@ const SUBSCRIBABLE: Record<SubscribableType, true> = {
   'till.offline': true,
   'till.online': true,
   'till.lagging': true,
+  'sync.incident': true,
 };
 const types = Object.keys(SUBSCRIBABLE);
 const prefixPatterns = [...new Set(types.map((t) => `${t.slice(0, t.indexOf('.'))}.*`))];

@@ -19,6 +19,8 @@ export type EventType =
   | 'till.offline'
   | 'till.online'
   | 'till.lagging'
+  /** A till was ahead of the hub (restored from an older backup): sync/restore-recovery.ts. */
+  | 'sync.incident'
   /** HQ triage: a person settled a conflict (POST /v1/conflicts/{id}/resolve). */
   | 'conflict.resolved'
   /** Sent to one webhook on request (POST /v1/webhooks/{id}/test); nobody subscribes to it. */

@@ -22,6 +22,7 @@ import { recordConnected, recordDisconnected, recordHeartbeat } from './device-s
 import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
 import { observedPush } from './push-telemetry.js';
 import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
+import { reconcileJournal } from './restore-recovery.js';
 import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
 /*
@@ -265,8 +266,8 @@ async function onConnection(
     void recordDisconnected(app.db, deviceId).catch(() => undefined);
   });
 
-  const [device, cursor] = await Promise.all([
-    app.db.query<{ last_acked_seq: number }>('SELECT last_acked_seq FROM devices WHERE id = $1', [deviceId]),
+  const [acked, cursor] = await Promise.all([
+    reconcileJournal(app.db, socket.data, handshake.journal),
     locationCursor(app.db, locationId),
     recordConnected(app.db, deviceId, handshake),
   ]);
@@ -276,7 +277,7 @@ async function onConnection(
     serverHlc: app.stock.clock.tick(),
     deviceId,
     locationId,
-    lastAckedSeq: device.rows[0]?.last_acked_seq ?? 0,
+    ...acked,
     stockCursor: String(cursor),
   });
   socket.emit('reservations', { snapshot: true, changes: await heldReservations(app.db, locationId) });

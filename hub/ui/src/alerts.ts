@@ -10,6 +10,7 @@ const TYPE: Record<AlertType, { label: string; tone: 'ok' | 'warn' | 'bad' }> = 
   'till.lagging': { label: 'Till lagging', tone: 'warn' },
   'conflict.opened': { label: 'Conflict', tone: 'warn' },
   'stock.low': { label: 'Low stock', tone: 'warn' },
+  'sync.incident': { label: 'Hub behind a till', tone: 'bad' },
 };
 
 export class AlertFeed {

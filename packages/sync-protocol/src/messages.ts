@@ -19,11 +19,24 @@ import { StockRow } from './stock.js';
  *    │── heartbeat {outbox depth, …} ───────▶│  for HQ
  */
 
+/**
+ * What a till still holds of its acknowledged history: the hub compares it with its own acked seq
+ * to notice it was restored from an older backup (optional: older tills do not send it).
+ */
+export const TillJournal = z.strictObject({
+  /** The highest seq this till was ever acknowledged. */
+  lastAckedSeq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /** The till holds every op from here to lastAckedSeq (lastAckedSeq + 1: it holds none). */
+  heldFrom: Seq,
+});
+export type TillJournal = z.infer<typeof TillJournal>;
+
 /** Sent by the till in the Socket.IO handshake `auth` field. */
 export const HandshakeAuth = z.strictObject({
   token: z.string().min(1).max(200),
   protocolVersion: z.number().int().positive(),
   appVersion: z.string().max(40).optional(),
+  journal: TillJournal.optional(),
 });
 export type HandshakeAuth = z.infer<typeof HandshakeAuth>;
 
@@ -40,6 +53,19 @@ export const Hello = z.strictObject({
   lastAckedSeq: z.number().int().nonnegative(),
   /** Latest stock change cursor for the till's location. */
   stockCursor: Cursor,
+  /**
+   * Only to a till whose journal is ahead of the hub (a restored hub): re-send the ops from
+   * `resendFrom` on (same seq, same op id). Seqs `lostFrom`..`lostTo` the till no longer holds are
+   * recorded as lost and `lastAckedSeq` already counts past them.
+   */
+  recovery: z
+    .strictObject({
+      incidentId: z.number().int().positive(),
+      resendFrom: Seq,
+      lostFrom: Seq.nullable(),
+      lostTo: Seq.nullable(),
+    })
+    .optional(),
 });
 export type Hello = z.infer<typeof Hello>;
 

@@ -104,4 +104,17 @@ export const MIGRATIONS: readonly string[] = [
     INSERT INTO products_search (rowid, name, sku) VALUES (new.rowid, new.name, new.sku);
   END;
   `,
+  `
+  -- Ops the hub acknowledged, kept for a while (store.ts purges by age and count): a hub restored
+  -- from an older backup has lost them, and asks for them again at hello.
+  CREATE TABLE sent_ops (
+    seq INTEGER PRIMARY KEY,
+    op_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    op TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    acked_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX sent_ops_acked_at ON sent_ops (acked_at);
+  `,
 ];

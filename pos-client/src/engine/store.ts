@@ -161,6 +161,25 @@ export class TillStore {
       ),
       outboxDeleteUpTo: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
       outboxDelete: db.prepare('DELETE FROM outbox WHERE seq = ?'),
+      journalAcked: db.prepare(
+        `INSERT OR IGNORE INTO sent_ops (seq, op_id, type, op, created_at, acked_at)
+         SELECT seq, op_id, type, op, created_at, ? FROM outbox WHERE seq <= ?`,
+      ),
+      journalPurgeBefore: db.prepare('DELETE FROM sent_ops WHERE acked_at < ?'),
+      journalPurgeBeyond: db.prepare('DELETE FROM sent_ops WHERE seq <= (SELECT max(seq) FROM sent_ops) - ?'),
+      // The start of the unbroken run of journaled seqs ending at `acked` (acked + 1: none).
+      journalHeldFrom: db
+        .prepare<{ acked: number }, number>(
+          `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM sent_ops WHERE seq = @acked) THEN @acked + 1
+             ELSE (SELECT max(a.seq) FROM sent_ops a WHERE a.seq <= @acked
+                   AND NOT EXISTS (SELECT 1 FROM sent_ops b WHERE b.seq = a.seq - 1)) END`,
+        )
+        .pluck(),
+      journalRequeue: db.prepare(
+        `INSERT OR IGNORE INTO outbox (seq, op_id, type, op, created_at)
+         SELECT seq, op_id, type, op, created_at FROM sent_ops WHERE seq >= ?`,
+      ),
+      journalDeleteFrom: db.prepare('DELETE FROM sent_ops WHERE seq >= ?'),
       outboxStats: db.prepare<[], { depth: number; oldest: number | null }>(
         'SELECT count(*) AS depth, min(created_at) AS oldest FROM outbox',
       ),
@@ -291,6 +310,29 @@ export class TillStore {
 
   deleteOutbox(seq: number): void {
     this.s.outboxDelete.run(seq);
+  }
+
+  /** Keep the outbox's ops up to `seq` in the journal of acknowledged ops (before deleting them). */
+  journalAcked(seq: number, now: number): void {
+    this.s.journalAcked.run(now, seq);
+  }
+
+  /** Forget journaled ops acknowledged before `before`, and all but the newest `keep`. */
+  purgeJournal(before: number, keep: number): void {
+    this.s.journalPurgeBefore.run(before);
+    this.s.journalPurgeBeyond.run(keep);
+  }
+
+  /** Lowest seq from which the journal holds every op up to `acked` (acked + 1 when it holds none). */
+  journalHeldFrom(acked: number): number {
+    return this.s.journalHeldFrom.get({ acked }) ?? acked + 1;
+  }
+
+  /** Move journaled ops from `seq` on back into the outbox (same seq, op id, creation time). */
+  requeueJournal(seq: number): number {
+    const moved = this.s.journalRequeue.run(seq).changes;
+    this.s.journalDeleteFrom.run(seq);
+    return moved;
   }
 
   outboxStats(): { depth: number; oldestCreatedAt: number | null } {

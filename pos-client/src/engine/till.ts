@@ -15,6 +15,7 @@ import {
   type ReservationPush,
   type StockPush,
   type StockRow,
+  type TillJournal,
   TillOp,
   type TillOpInput,
   TrustedClock,
@@ -45,7 +46,16 @@ export interface TillOptions extends OpenOptions {
    * (default os.uptime(); with a fake `now` and none given, `now` itself: no jump is seen).
    */
   monotonic?: () => number;
+  /** How long acknowledged ops stay in the journal a restored hub can ask for (default 30 days, 100,000 ops). */
+  journal?: JournalRetention;
 }
+
+export interface JournalRetention {
+  maxAgeMs: number;
+  maxOps: number;
+}
+
+export const DEFAULT_JOURNAL: JournalRetention = { maxAgeMs: 30 * 24 * 3_600_000, maxOps: 100_000 };
 
 export interface Enrolment {
   deviceId: string;
@@ -101,7 +111,13 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp]; clockJump: [C
 
   private readonly vault: TokenVault;
 
-  private constructor(db: TillDb, now: () => number, monotonic: () => number, vault: TokenVault) {
+  private constructor(
+    db: TillDb,
+    now: () => number,
+    monotonic: () => number,
+    vault: TokenVault,
+    private readonly retention: JournalRetention,
+  ) {
     super();
     this.db = db;
     this.now = now;
@@ -123,7 +139,7 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp]; clockJump: [C
     const now = options.now ?? Date.now;
     const monotonic = options.monotonic ?? (options.now ? options.now : () => uptime() * 1000);
     try {
-      return new Till(db, now, monotonic, options.vault ?? plainVault);
+      return new Till(db, now, monotonic, options.vault ?? plainVault, options.journal ?? DEFAULT_JOURNAL);
     } catch (err) {
       db.close();
       throw err;
@@ -475,6 +491,18 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp]; clockJump: [C
 
   // ── what the sync agent calls ────────────────────────────────────────────────────────────
 
+  /** What this till still holds of its acknowledged ops, for the handshake. */
+  journal(): TillJournal {
+    const lastAckedSeq = this.store.meta('lastAckedSeq') ?? 0;
+    return { lastAckedSeq, heldFrom: this.store.journalHeldFrom(lastAckedSeq) };
+  }
+
+  /** Where the catch-up pull after `hello` starts: from scratch when the hub is behind us (restored). */
+  catchUpFrom(hello: Hello): number {
+    const cursor = this.store.meta('cursor') ?? 0;
+    return Number(hello.stockCursor) < cursor ? 0 : cursor;
+  }
+
   /** Outbox entries to (re)send: oldest first, at most `limit`. */
   pendingBatch(limit: number): OutboxEntry[] {
     return this.pending.slice(0, limit);
@@ -489,10 +517,25 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp]; clockJump: [C
     this.db.transaction(() => {
       this.time.rebase(clockOffsetMs);
       this.store.setMeta('clockOffsetMs', clockOffsetMs);
-      const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hello.lastAckedSeq);
-      this.store.setMeta('lastAckedSeq', acked);
+      const changed = new Set<string>();
+      if (hello.recovery) {
+        // The hub lost what it had acknowledged from resendFrom on: those ops are pending again.
+        this.store.requeueJournal(hello.recovery.resendFrom);
+        this.pending = this.store.outboxAfter(0, Number.MAX_SAFE_INTEGER);
+        this.store.setMeta('lastAckedSeq', hello.lastAckedSeq);
+      } else {
+        const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hello.lastAckedSeq);
+        this.store.setMeta('lastAckedSeq', acked);
+      }
       this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, hello.lastAckedSeq + 1));
-      const changed = new Set<string>(this.pending.flatMap((e) => skusTouched(e.op, hello.locationId)));
+      if (this.catchUpFrom(hello) === 0 && (this.store.meta('cursor') ?? 0) > 0) {
+        // Rows and versions went back with the hub's restore: ours are not comparable any more,
+        // the pull (from scratch) replaces them.
+        for (const row of this.store.allBase()) changed.add(row.sku);
+        this.store.clearStock();
+        this.store.setMeta('cursor', 0);
+      }
+      for (const e of this.pending) for (const sku of skusTouched(e.op, hello.locationId)) changed.add(sku);
       for (const page of pulled) for (const sku of this.applyRows(page)) changed.add(sku);
       this.refreshView(changed);
       this.store.setMeta('lastSyncAt', this.now());
@@ -522,6 +565,8 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp]; clockJump: [C
         if (e.seq <= ack.lastAckedSeq || conflicted.has(e.seq))
           for (const s of skusTouched(e.op, locationId)) changed.add(s);
       }
+      this.store.journalAcked(ack.lastAckedSeq, this.now());
+      this.store.purgeJournal(this.now() - this.retention.maxAgeMs, this.retention.maxOps);
       this.store.deleteOutboxUpTo(ack.lastAckedSeq);
       this.pending = this.pending.filter((e) => e.seq > ack.lastAckedSeq && !conflicted.has(e.seq));
       this.store.setMeta('lastAckedSeq', Math.max(this.store.meta('lastAckedSeq') ?? 0, ack.lastAckedSeq));

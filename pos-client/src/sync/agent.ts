@@ -4,6 +4,7 @@ import {
   ChecksumReply,
   type ClientToHubEvents,
   type ClockJump,
+  type HandshakeAuth,
   Hello,
   type HubToClientEvents,
   LIMITS,
@@ -35,7 +36,9 @@ import { fetchCatalog } from './hub-api.js';
  *
  * A transient failure halts the queue (nothing is skipped or reordered) and reconnects after a
  * backoff; the outbox is only trimmed by acknowledgements, so a lost ack means a resend that the
- * hub answers as duplicate.
+ * hub answers as duplicate. The backoff grows with every failed connection and starts over only
+ * on progress (an ack that moved) or a connection that stayed up STABLE_CONNECTION_MS: a hub that
+ * answers hello and then refuses every push is retried ever more slowly, not in a hot loop.
  */
 
 export type SyncState = 'stopped' | 'connecting' | 'catching-up' | 'live' | 'waiting' | 'refused';
@@ -74,6 +77,8 @@ export interface SyncStatus {
 type HubSocket = Socket<HubToClientEvents, ClientToHubEvents>;
 
 const PERMANENT = new Set(['unauthorized', 'protocol_version']);
+/** A connection live this long without failing resets the backoff. */
+const STABLE_CONNECTION_MS = 10_000;
 
 export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; drift: [number] }> {
   private readonly opts: Required<Omit<SyncAgentOptions, 'logger'>>;
@@ -173,7 +178,12 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       transports: ['websocket'],
       reconnection: false,
       timeout: this.opts.requestTimeoutMs,
-      auth: { token: enrolment.token, protocolVersion: PROTOCOL_VERSION, appVersion: this.opts.appVersion },
+      auth: {
+        token: enrolment.token,
+        protocolVersion: PROTOCOL_VERSION,
+        appVersion: this.opts.appVersion,
+        journal: this.till.journal(),
+      } satisfies HandshakeAuth,
     });
     this.socket = socket;
 
@@ -216,17 +226,20 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   /** After hello: pull what we missed, apply it with the hello atomically, then go live. */
   private async catchUp(socket: HubSocket, hello: Hello, receivedAt: number): Promise<void> {
     this.setState('catching-up');
-    const pages = await this.pullAll(socket, this.till.status().cursor);
+    const pages = await this.pullAll(socket, this.till.catchUpFrom(hello));
     if (this.socket !== socket) return;
     this.till.applyHello(hello, pages, receivedAt - hello.serverTime);
+    if (hello.recovery) this.log?.info({ recovery: hello.recovery }, 'hub is behind this till: re-sending');
     this.caughtUp = true;
     await this.refreshCatalog();
     await this.checkDrift(socket);
     if (this.socket !== socket) return;
-    this.attempt = 0;
     this.lastError = null;
     this.setState('live');
     this.startTimers(socket);
+    // The backoff starts over only once this connection proves itself (an ack that moved, or a
+    // while without failing): a hub that refuses every push must not be retried at once each time.
+    this.timers.push(setTimeout(() => (this.attempt = 0), STABLE_CONNECTION_MS));
     await this.pushLoop();
   }
 
@@ -291,7 +304,9 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
         this.log?.info({ ...range, opIds: batch.map((e) => e.opId) }, 'batch pushed');
         const reply = await this.request(socket, 'push', { ops: batch.map((e) => e.op) }, Ack);
         if (this.socket !== socket) return;
+        const before = this.till.store.meta('lastAckedSeq') ?? 0;
         this.till.applyAck(reply);
+        if (reply.lastAckedSeq > before) this.attempt = 0;
         this.log?.info({ ...range, ...ackSummary(reply) }, 'batch acked');
         if (batch.length > 0 && reply.results.every((r) => r.status === 'rejected' && r.code === 'seq_gap')) {
           // The hub is missing seqs this till no longer has: nothing more can be sent.

@@ -3,12 +3,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../../plugins/app/auth.js';
 import { ErrorBody, errorResponses, PageQuery, page } from '../../schemas/common.js';
-import { DeadLetter, DeadLetterDismiss, DeadLetterParams } from '../../schemas/devices.js';
+import { DeadLetter, DeadLetterDismiss, DeadLetterParams, SyncIncident } from '../../schemas/devices.js';
 import { SyncActivity, SyncHealth } from '../../schemas/health.js';
 import { readScope, TRIAGE_READERS, TRIAGE_WRITERS } from '../../services/access.js';
 import { dismissDeadLetter, listDeadLetters } from '../../services/dead-letters.js';
 import { syncActivity } from '../../services/health/activity.js';
 import { syncHealth } from '../../services/health/sync-health.js';
+import { listSyncIncidents } from '../../services/sync-incidents.js';
 import { retryDeadLetter } from '../../sync/dead-letter-retry.js';
 
 /** What HQ reads about till sync. */
@@ -76,6 +77,30 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) =>
       dismissDeadLetter(app.db, principalOf(request), request.params.id, request.body.reason),
+  );
+
+  app.get(
+    '/sync/incidents',
+    {
+      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      schema: {
+        tags: ['sync'],
+        summary: 'Tills found ahead of the hub (restored from an older backup): re-sent and lost ops',
+        description:
+          'Newest first. Each says which seqs the till re-sent and which it no longer held (lost; the ' +
+          "device was re-based past them). A store manager's defaults to its own location.",
+        querystring: PageQuery.extend({
+          locationId: LocationId.optional(),
+          deviceId: DeviceId.optional(),
+        }),
+        response: { 200: page(SyncIncident), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const locationId = readScope(principalOf(request), q.locationId) ?? undefined;
+      return listSyncIncidents(app.db, { ...q, locationId });
+    },
   );
 
   app.get(

@@ -150,5 +150,11 @@ export function alertMessage(type: AlertType, p: Record<string, unknown>, at: nu
     }
     case 'stock.low':
       return `${str('sku')} low at ${str('locationId')}: ${num('available')} available, reorder point ${num('reorderPoint')}`;
+    case 'sync.incident': {
+      const lost = num('opsLost')
+        ? `, ${plural(num('opsLost') ?? 0, 'op')} lost (seqs ${num('lostFrom')}–${num('lostTo')})`
+        : ', nothing lost';
+      return `Till ${str('deviceId')} (${str('locationId')}) was ahead of the hub (restored from an older backup?): hub at seq ${num('hubSeq')}, till at ${num('tillSeq')}; ${plural(num('opsResent') ?? 0, 'op')} re-sent${lost}`;
+    }
   }
 }
