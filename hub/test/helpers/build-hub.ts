@@ -1,5 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import type { HubConfig } from '../../src/config.js';
 import { type ApiRole, createApiToken, ensureBootstrapAdmin } from '../../src/services/tokens.js';
 import { createTestDatabase, type TestDatabase } from './test-db.js';
 
@@ -20,13 +21,16 @@ export interface TestHub {
 }
 
 /** The real hub app on a fresh database (PGlite or a fresh Postgres schema); no listening socket. */
-export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}): Promise<TestHub> {
+export async function buildTestHub(
+  options: { rateLimitPerMinute?: number; http?: HubConfig['http'] } = {},
+): Promise<TestHub> {
   const database = await createTestDatabase();
   const app = await buildApp({
     config: {
       logLevel: 'silent',
       bodyLimit: 1_048_576,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
+      ...(options.http ? { http: options.http } : {}),
     },
     db: database.db,
     // Background jobs run when a test calls app.jobs.runNow(name), never on a timer.
