@@ -56,8 +56,12 @@ export async function buildApp({
     requestTimeout: timeouts.requestTimeoutMs,
     connectionTimeout: timeouts.connectionTimeoutMs,
     keepAliveTimeout: timeouts.keepAliveTimeoutMs,
-    // Node checks request timeouts on this interval (default 30 s, coarser than short timeouts).
-    http: { connectionsCheckingInterval: Math.min(30_000, Math.ceil(timeouts.requestTimeoutMs / 2)) },
+    // Given to Node at creation too: its headers timeout then defaults to at most this (else 60 s
+    // wins), and it checks on an interval (default 30 s) fine enough for the timeout.
+    http: {
+      requestTimeout: timeouts.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(timeouts.requestTimeoutMs / 2)),
+    },
     // Reject bodies/queries with prototype-polluting keys outright.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

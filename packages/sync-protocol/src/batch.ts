@@ -37,8 +37,7 @@ export function nextBatchLength(ops: readonly unknown[], limits: BatchLimits = L
   let bytes = ENVELOPE_BYTES;
   for (let i = 0; i < max; i++) {
     lines += opLines(ops[i]);
-    // +1: the comma between ops.
-    bytes += utf8.encode(JSON.stringify(ops[i])).length + 1;
+    bytes += utf8.encode(JSON.stringify(ops[i])).length + (i > 0 ? 1 : 0); // the comma between ops
     if (i > 0 && (lines > limits.maxLinesPerBatch || bytes > limits.maxBatchBytes)) return i;
   }
   return max;
