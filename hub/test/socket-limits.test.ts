@@ -115,7 +115,9 @@ describe(`HTTP limits on ${testDbKind()}`, () => {
     hub = null;
   });
 
-  it('closes a request whose body trickles in slower than the request timeout', { timeout: 90_000 }, async () => {
+  it('closes a request whose body trickles in slower than the request timeout', {
+    timeout: 90_000,
+  }, async () => {
     hub = await buildTestHub({
       http: { requestTimeoutMs: 1_000, connectionTimeoutMs: 120_000, keepAliveTimeoutMs: 72_000 },
     });
@@ -149,7 +151,11 @@ describe(`HTTP limits on ${testDbKind()}`, () => {
     hub = await buildTestHub({ rateLimitPerMinute: 5 });
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const res = await hub.request({ method: 'GET', url: '/v1/locations', token: `tsk.fake${i}.secret${i}` });
+      const res = await hub.request({
+        method: 'GET',
+        url: '/v1/locations',
+        token: `tsk.fake${i}.secret${i}`,
+      });
       statuses.push(res.statusCode);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);

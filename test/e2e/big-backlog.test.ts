@@ -30,7 +30,9 @@ describe(`a big offline backlog on ${testDbKind()}`, () => {
     await hub.close();
   });
 
-  it(`drains ${SALES} sales of ${LIMITS.maxLinesPerOp} lines made offline`, { timeout: 600_000 }, async () => {
+  it(`drains ${SALES} sales of ${LIMITS.maxLinesPerOp} lines made offline`, {
+    timeout: 600_000,
+  }, async () => {
     till = await startTill(hub, 'paris', 'paris-1', { ...FAST, requestTimeoutMs: 60_000 });
     await hub.stop();
     for (let i = 0; i < SALES; i++) till.till.sell({ lines: SKUS.map((ref) => ({ ref, qty: 1 })) });

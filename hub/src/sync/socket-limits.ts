@@ -1,10 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  batchLines,
-  LIMITS,
-  type ProtocolError,
-  UPGRADE_REFUSED_STATUS,
-} from '@tillsync/sync-protocol';
+import { batchLines, LIMITS, type ProtocolError, UPGRADE_REFUSED_STATUS } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
 import { bearerToken } from '../plugins/app/auth.js';
 import { authenticate } from '../services/tokens.js';
@@ -119,7 +114,10 @@ export function upgradeGate(db: Queryable) {
   };
 }
 
-const REFUSED = { code: 'unauthorized', message: 'unknown, revoked or missing token (Authorization: Bearer <token>)' };
+const REFUSED = {
+  code: 'unauthorized',
+  message: 'unknown, revoked or missing token (Authorization: Bearer <token>)',
+};
 const UPGRADE_REFUSAL =
   `HTTP/1.1 ${UPGRADE_REFUSED_STATUS} Unauthorized\r\nConnection: close\r\nContent-Type: application/json\r\n` +
   `Content-Length: ${Buffer.byteLength(JSON.stringify(REFUSED))}\r\n\r\n${JSON.stringify(REFUSED)}`;

@@ -20,6 +20,7 @@ import type { SyncAdapter } from './cluster.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
 import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
 import { observedPush } from './push-telemetry.js';
+import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
 import {
   linesOverLimit,
   MAX_MESSAGE_BYTES,
@@ -28,7 +29,6 @@ import {
   upgradeGate,
   upgradeToken,
 } from './socket-limits.js';
-import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
 import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
 /*
@@ -97,7 +97,7 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
       );
     }
     if (auth.data.token !== upgradeToken(socket.request))
-      return next(refusal('unauthorized', 'the handshake token differs from the upgrade request\'s'));
+      return next(refusal('unauthorized', "the handshake token differs from the upgrade request's"));
     const principal = await authenticate(app.db, auth.data.token).catch(() => null);
     if (principal?.kind !== 'device')
       return next(refusal('unauthorized', 'unknown, revoked or non-device token'));
