@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
-import type { HubConfig } from './config.js';
+import { type HubConfig, HubConfig as HubConfigSchema } from './config.js';
 import type { Database } from './db/database.js';
 import { attachHqFeed } from './hq/feed.js';
 import hqPage from './hq/page.js';
@@ -27,7 +27,10 @@ import { attachSyncServer } from './sync/socket-server.js';
 export interface BuildOptions {
   config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'> &
     Partial<
-      Pick<HubConfig, 'orderTtlSeconds' | 'health' | 'maxClockAheadMs' | 'webhookAllowHosts' | 'retention'>
+      Pick<
+        HubConfig,
+        'orderTtlSeconds' | 'health' | 'maxClockAheadMs' | 'webhookAllowHosts' | 'retention' | 'http'
+      >
     >;
   db: Database;
   /** Start background jobs on ready (default true; tests run them by hand). */
@@ -49,6 +52,7 @@ export async function buildApp({
   retention: retentionOptions = {},
   logStream,
 }: BuildOptions): Promise<FastifyInstance> {
+  const timeouts = config.http ?? HubConfigSchema.shape.http.parse(undefined);
   const app = Fastify({
     logger:
       config.logLevel === 'silent'
@@ -57,6 +61,16 @@ export async function buildApp({
     genReqId,
     frameworkErrors,
     bodyLimit: config.bodyLimit,
+    // A slow or stalled client cannot hold a connection open: the request must arrive in time.
+    requestTimeout: timeouts.requestTimeoutMs,
+    connectionTimeout: timeouts.connectionTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    // Given to Node at creation too: its headers timeout then defaults to at most this (else 60 s
+    // wins), and it checks on an interval (default 30 s) fine enough for the timeout.
+    http: {
+      requestTimeout: timeouts.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(timeouts.requestTimeoutMs / 2)),
+    },
     // Reject bodies/queries with prototype-polluting keys outright.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

@@ -54,8 +54,19 @@ export const HubConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body in bytes. */
   bodyLimit: z.coerce.number().int().positive().default(1_048_576),
-  /** Requests per minute per token (or per IP when unauthenticated). */
+  /** Requests per minute per verified token (per IP without one, or with one that fails). */
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
+  /** Socket timeouts of the HTTP server (README, "Configuration"). */
+  http: z
+    .object({
+      /** The whole request (headers and body) must arrive within this; over it: 408. */
+      requestTimeoutMs: secondsAsMs(30_000),
+      /** A connection with no traffic for this long is closed (a WebSocket, once open, is exempt). */
+      connectionTimeoutMs: secondsAsMs(120_000),
+      /** An idle keep-alive connection is closed after this. */
+      keepAliveTimeoutMs: secondsAsMs(72_000),
+    })
+    .prefault({}),
   /** How long an unpaid (pending) online order holds its reservation. */
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
   /** A till's op stamped further ahead of hub time than this is restamped (sync/clock-bounds.ts). */
@@ -121,6 +132,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
+    http: {
+      requestTimeoutMs: env.TILLSYNC_REQUEST_TIMEOUT_SECONDS,
+      connectionTimeoutMs: env.TILLSYNC_CONNECTION_TIMEOUT_SECONDS,
+      keepAliveTimeoutMs: env.TILLSYNC_KEEP_ALIVE_TIMEOUT_SECONDS,
+    },
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
     maxClockAheadMs: env.TILLSYNC_MAX_CLOCK_AHEAD_SECONDS,
     webhookAllowHosts: env.TILLSYNC_WEBHOOK_ALLOW_HOSTS,

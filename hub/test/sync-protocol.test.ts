@@ -1,4 +1,10 @@
-import { HybridClock, newOpId, stockChecksum, type TillOpInput } from '@tillsync/sync-protocol';
+import {
+  HybridClock,
+  newOpId,
+  stockChecksum,
+  type TillOpInput,
+  upgradeHeaders,
+} from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTestHub, type TestHub } from './helpers/build-hub.js';
 import { ledgerMismatches, seedCatalog } from './helpers/fixtures.js';
@@ -272,7 +278,9 @@ describe(`sync protocol on ${testDbKind()} (real sockets)`, () => {
     await expect(connectRaw(url, authFor(hub.adminToken))).rejects.toMatchObject({
       data: { code: 'unauthorized' },
     });
-    await expect(connectRaw(url, { nope: true })).rejects.toMatchObject({ data: { code: 'malformed' } });
+    await expect(connectRaw(url, { nope: true }, upgradeHeaders(device.token))).rejects.toMatchObject({
+      data: { code: 'malformed' },
+    });
     const first = await connectRaw(url, authFor(device.token));
     sockets.push(first.socket);
     await expect(connectRaw(url, authFor(device.token))).rejects.toMatchObject({

@@ -1,4 +1,4 @@
-import { newOpId } from '@tillsync/sync-protocol';
+import { handshakeRefusal, newOpId, upgradeHeaders } from '@tillsync/sync-protocol';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -322,6 +322,7 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
     const dash = io(`${hub.url}/hq`, {
       path: '/sync',
       auth: { token: hq },
+      extraHeaders: upgradeHeaders(hq),
       transports: ['websocket'],
       reconnection: false,
     });
@@ -343,12 +344,13 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
         const s = io(`${hub.url}/hq`, {
           path: '/sync',
           auth: { token },
+          extraHeaders: upgradeHeaders(token),
           transports: ['websocket'],
           reconnection: false,
         });
         s.on('connect_error', (err: Error & { data?: unknown }) => {
           s.close();
-          resolve(err.data);
+          resolve(handshakeRefusal(err) ?? err.data);
         });
         s.on('connect', () => {
           s.close();

@@ -23,6 +23,14 @@ import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './pus
 import { observedPush } from './push-telemetry.js';
 import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
 import { reconcileJournal } from './restore-recovery.js';
+import {
+  linesOverLimit,
+  MAX_MESSAGE_BYTES,
+  rateLimited,
+  socketBudget,
+  upgradeGate,
+  upgradeToken,
+} from './socket-limits.js';
 import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
 /*
@@ -61,8 +69,6 @@ declare module 'fastify' {
   }
 }
 
-/** Socket.IO's own cap on one message; the zod bounds below are the finer limits. */
-const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** How long the device_in_use check waits for the other hub instances to answer. */
 const PEER_CHECK_TIMEOUT_MS = 3_000;
 
@@ -79,6 +85,7 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
     path: '/sync',
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    allowRequest: upgradeGate(app.db),
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
@@ -94,6 +101,8 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
         ),
       );
     }
+    if (auth.data.token !== upgradeToken(socket.request))
+      return next(refusal('unauthorized', "the handshake token differs from the upgrade request's"));
     const principal = await authenticate(app.db, auth.data.token).catch((err: unknown) =>
       // A database blip is no verdict on the token: the till must retry, not stop as refused.
       isDatabaseUnavailable(err) ? unavailable : null,
@@ -204,6 +213,8 @@ async function onConnection(
     return next;
   };
 
+  const budget = socketBudget();
+
   socket.on('push', (payload, reply) => {
     if (typeof reply !== 'function') return;
     const batch = PushEnvelope.safeParse(payload);
@@ -216,6 +227,8 @@ async function onConnection(
         ),
       );
     }
+    const tooLong = linesOverLimit(batch.data.ops);
+    if (tooLong) return reply({ ok: false, error: tooLong });
     void serial(() =>
       observedPush(app, socket.data, () =>
         applyPush(
@@ -233,6 +246,8 @@ async function onConnection(
 
   socket.on('pull', (payload, reply) => {
     if (typeof reply !== 'function') return;
+    const wait = budget('pull');
+    if (wait) return reply({ ok: false, error: rateLimited('pull', wait) });
     const req = Pull.safeParse(payload);
     if (!req.success) return reply(fail('malformed', 'pull must be {since: "<cursor>", limit?}'));
     void pullSince(app.db, locationId, Number(req.data.since), req.data.limit).then(
@@ -243,6 +258,8 @@ async function onConnection(
 
   socket.on('checksum', (payload, reply) => {
     if (typeof reply !== 'function') return;
+    const wait = budget('checksum');
+    if (wait) return reply({ ok: false, error: rateLimited('checksum', wait) });
     if (!ChecksumRequest.safeParse(payload ?? {}).success)
       return reply(fail('malformed', 'checksum takes {}'));
     void locationChecksum(app.db, locationId).then(
@@ -252,6 +269,11 @@ async function onConnection(
   });
 
   socket.on('heartbeat', (payload) => {
+    const wait = budget('heartbeat');
+    if (wait) {
+      socket.emit('error', rateLimited('heartbeat', wait));
+      return;
+    }
     const hb = Heartbeat.safeParse(payload);
     if (!hb.success) {
       socket.emit('error', { code: 'malformed', message: 'heartbeat did not match the schema' });

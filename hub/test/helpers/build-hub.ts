@@ -1,5 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import type { HubConfig } from '../../src/config.js';
 import { type ApiRole, createApiToken, ensureBootstrapAdmin } from '../../src/services/tokens.js';
 import { createTestDatabase, type TestDatabase } from './test-db.js';
 
@@ -24,7 +25,7 @@ export const TEST_WEBHOOK_ALLOW_HOSTS = ['127.0.0.1'];
 
 /** The real hub app on a fresh database (PGlite or a fresh Postgres schema); no listening socket. */
 export async function buildTestHub(
-  options: { rateLimitPerMinute?: number; webhookAllowHosts?: string[] } = {},
+  options: { rateLimitPerMinute?: number; webhookAllowHosts?: string[]; http?: HubConfig['http'] } = {},
 ): Promise<TestHub> {
   const database = await createTestDatabase();
   const app = await buildApp({
@@ -33,6 +34,7 @@ export async function buildTestHub(
       bodyLimit: 1_048_576,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
       webhookAllowHosts: options.webhookAllowHosts ?? TEST_WEBHOOK_ALLOW_HOSTS,
+      ...(options.http ? { http: options.http } : {}),
     },
     db: database.db,
     // Background jobs run when a test calls app.jobs.runNow(name), never on a timer.

@@ -4,11 +4,13 @@ import {
   type ClientToHubEvents,
   type Hello,
   type HubToClientEvents,
+  handshakeRefusal,
   PROTOCOL_VERSION,
   type ProtocolError,
   type PullPage,
   type Reply,
   type StockPush,
+  upgradeHeaders,
 } from '@tillsync/sync-protocol';
 import { io, type Socket } from 'socket.io-client';
 import type { TestHub } from './build-hub.js';
@@ -39,20 +41,28 @@ export async function enrolDevice(
 
 /**
  * A bare protocol client over a real socket (no till engine): for testing the hub's side of the
- * protocol message by message. Resolves once hello arrived, or rejects with the refusal.
+ * protocol message by message. Resolves once hello arrived, or rejects with the refusal (`data`).
+ * Like a till, it sends the auth token on the upgrade request too, unless `headers` say otherwise.
  */
 export async function connectRaw(
   url: string,
   auth: Record<string, unknown>,
+  headers: Record<string, string> = typeof auth.token === 'string' ? upgradeHeaders(auth.token) : {},
 ): Promise<{ socket: RawTill; hello: Hello; stock: StockPush[] }> {
-  const socket: RawTill = io(url, { path: '/sync', auth, transports: ['websocket'], reconnection: false });
+  const socket: RawTill = io(url, {
+    path: '/sync',
+    auth,
+    extraHeaders: headers,
+    transports: ['websocket'],
+    reconnection: false,
+  });
   const stock: StockPush[] = [];
   socket.on('stock', (p) => stock.push(p));
   const hello = await new Promise<Hello>((resolve, reject) => {
     socket.once('hello', resolve);
-    socket.once('connect_error', (err: Error & { data?: ProtocolError }) => {
+    socket.once('connect_error', (err: Error & { data?: ProtocolError; description?: unknown }) => {
       socket.close();
-      reject(Object.assign(new Error(err.message), { data: err.data }));
+      reject(Object.assign(new Error(err.message), { data: handshakeRefusal(err) ?? err.data }));
     });
   });
   return { socket, hello, stock };

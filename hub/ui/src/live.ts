@@ -29,6 +29,8 @@ export function connectLive(token: string, on: LiveHandlers): () => void {
   const socket: Socket<HqEvents> = io(`${location.origin}/hq`, {
     path: '/sync',
     auth: { token },
+    // A browser cannot set headers on a WebSocket; the hub checks this before the upgrade.
+    query: { token },
     transports: ['websocket'],
   });
   on.link('connecting');

@@ -1,5 +1,7 @@
+export * from './batch.js';
 export * from './catalog.js';
 export * from './checksum.js';
+export * from './handshake.js';
 export * from './hlc.js';
 export * from './ids.js';
 export * from './limits.js';

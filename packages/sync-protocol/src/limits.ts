@@ -11,4 +11,15 @@ export const LIMITS = {
   maxLineQuantity: 1_000_000,
   /** Rows in one stock push or pull page. */
   maxRowsPerPage: 1000,
+  /**
+   * Lines across all ops of one push batch: the hub's work on a batch grows with its lines, and a
+   * batch is one transaction (on PGlite, one event-loop block). At least maxLinesPerOp.
+   */
+  maxLinesPerBatch: 2000,
+  /**
+   * Serialized size (UTF-8 JSON of the ops) of one push batch. The hub's transport message limit
+   * is this plus headroom, so a batch the till forms always arrives. A single legal op (500 lines
+   * of the longest SKUs) is about 110 KB, well under it.
+   */
+  maxBatchBytes: 1_048_576,
 } as const;

@@ -184,6 +184,8 @@ export const ErrorCode = z.enum([
   'device_in_use',
   'malformed',
   'batch_too_large',
+  /** Too many requests of one kind on this connection; `details.retryAfterMs` says when to retry. */
+  'rate_limited',
   'internal',
   /** The hub's database is out of reach for now: nothing was applied or acked; retry later. */
   'unavailable',
@@ -194,6 +196,9 @@ export const ProtocolError = z.strictObject({
   details: z.unknown().optional(),
 });
 export type ProtocolError = z.infer<typeof ProtocolError>;
+
+/** The details of a `rate_limited` error. */
+export const RateLimitedDetails = z.object({ retryAfterMs: z.number().int().nonnegative() });
 
 /** A request answered through a Socket.IO acknowledgement: either the reply or an error. */
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };

@@ -7,14 +7,18 @@ import {
   type HandshakeAuth,
   Hello,
   type HubToClientEvents,
+  handshakeRefusal,
   LIMITS,
+  nextBatchLength,
   PROTOCOL_VERSION,
   ProtocolError,
   PullPage,
+  RateLimitedDetails,
   type Reply,
   ReservationPush,
   StockPush,
   stockChecksum,
+  upgradeHeaders,
 } from '@tillsync/sync-protocol';
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
@@ -44,7 +48,7 @@ import { fetchCatalog } from './hub-api.js';
 export type SyncState = 'stopped' | 'connecting' | 'catching-up' | 'live' | 'waiting' | 'refused';
 
 export interface SyncAgentOptions {
-  /** Ops per push (bounded by the protocol's limit). */
+  /** Most ops per push (batches are also bounded by the protocol's lines and bytes limits). */
   batchSize?: number;
   heartbeatMs?: number;
   /** How often a live till compares its rows' checksum with the hub's. */
@@ -79,6 +83,8 @@ type HubSocket = Socket<HubToClientEvents, ClientToHubEvents>;
 const PERMANENT = new Set(['unauthorized', 'protocol_version']);
 /** A connection live this long without failing resets the backoff. */
 const STABLE_CONNECTION_MS = 10_000;
+/** A rate-limited request is retried after the hub's hint, this many times, before a reconnect. */
+const RATE_LIMITED_RETRIES = 5;
 
 export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; drift: [number] }> {
   private readonly opts: Required<Omit<SyncAgentOptions, 'logger'>>;
@@ -178,6 +184,8 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       transports: ['websocket'],
       reconnection: false,
       timeout: this.opts.requestTimeoutMs,
+      // The token also on the upgrade request: the hub checks it before accepting the WebSocket.
+      extraHeaders: upgradeHeaders(enrolment.token),
       auth: {
         token: enrolment.token,
         protocolVersion: PROTOCOL_VERSION,
@@ -187,15 +195,15 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     });
     this.socket = socket;
 
-    socket.on('connect_error', (err: Error & { data?: unknown }) => {
-      const refusal = ProtocolError.safeParse(err.data);
-      if (refusal.success && PERMANENT.has(refusal.data.code)) {
-        this.lastError = refusal.data.message;
+    socket.on('connect_error', (err: Error & { data?: unknown; description?: unknown }) => {
+      const refusal = handshakeRefusal(err);
+      if (refusal && PERMANENT.has(refusal.code)) {
+        this.lastError = refusal.message;
         this.teardown();
         this.setState('refused');
         return;
       }
-      this.retryLater(refusal.success ? refusal.data.message : `hub unreachable: ${err.message}`);
+      this.retryLater(refusal ? refusal.message : `hub unreachable: ${err.message}`);
     });
     socket.on('disconnect', (reason) => {
       if (this.socket === socket) this.retryLater(`disconnected: ${reason}`);
@@ -298,8 +306,9 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     try {
       while (this.current === 'live' && this.socket) {
         const socket = this.socket;
-        const batch = this.till.pendingBatch(this.opts.batchSize);
-        if (batch.length === 0) break;
+        const pending = this.till.pendingBatch(this.opts.batchSize);
+        if (pending.length === 0) break;
+        const batch = pending.slice(0, nextBatchLength(pending.map((e) => e.op)));
         const range = { seqFrom: batch[0]!.seq, seqTo: batch[batch.length - 1]!.seq };
         this.log?.info({ ...range, opIds: batch.map((e) => e.opId) }, 'batch pushed');
         const reply = await this.request(socket, 'push', { ops: batch.map((e) => e.op) }, Ack);
@@ -386,21 +395,30 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     }
   }
 
-  /** One request with an acknowledgement: times out, validates the reply, unwraps hub errors. */
+  /**
+   * One request with an acknowledgement: times out, validates the reply, unwraps hub errors, and
+   * waits out a `rate_limited` answer as the hub says before asking again.
+   */
   private async request<E extends 'push' | 'pull' | 'checksum', T>(
     socket: HubSocket,
     event: E,
     payload: Parameters<ClientToHubEvents[E]>[0],
     schema: z.ZodType<T>,
   ): Promise<T> {
-    const raw: unknown = await (
-      socket.timeout(this.opts.requestTimeoutMs) as unknown as RawEmitter
-    ).emitWithAck(event, payload);
-    const reply = ReplyOf(schema).safeParse(raw);
-    if (!reply.success) throw new Error(`hub sent a malformed ${event} reply`);
-    const value = reply.data as Reply<T>;
-    if (!value.ok) throw new Error(`hub refused ${event}: ${value.error.message}`);
-    return value.value;
+    for (let attempt = 0; ; attempt++) {
+      const raw: unknown = await (
+        socket.timeout(this.opts.requestTimeoutMs) as unknown as RawEmitter
+      ).emitWithAck(event, payload);
+      const reply = ReplyOf(schema).safeParse(raw);
+      if (!reply.success) throw new Error(`hub sent a malformed ${event} reply`);
+      const value = reply.data as Reply<T>;
+      if (value.ok) return value.value;
+      const hint = RateLimitedDetails.safeParse(value.error.details);
+      if (value.error.code !== 'rate_limited' || !hint.success || attempt >= RATE_LIMITED_RETRIES)
+        throw new Error(`hub refused ${event}: ${value.error.message}`);
+      await new Promise((r) => setTimeout(r, Math.min(hint.data.retryAfterMs, this.opts.requestTimeoutMs)));
+      if (this.socket !== socket) throw new Error(`disconnected while ${event} waited out a rate limit`);
+    }
   }
 
   private setState(state: SyncState): void {

@@ -22,6 +22,22 @@ export function bearerToken(request: Pick<FastifyRequest, 'headers'>): string | 
   return match?.[1] ?? null;
 }
 
+const verified = new WeakMap<FastifyRequest, Promise<Principal | null>>();
+
+/**
+ * The principal of the request's bearer token, or null without one; checked once per request
+ * (the rate limiter keys on it before the route's `authorize` needs it).
+ */
+export function requestPrincipal(app: FastifyInstance, request: FastifyRequest): Promise<Principal | null> {
+  let principal = verified.get(request);
+  if (!principal) {
+    const token = bearerToken(request);
+    principal = token ? authenticate(app.db, token) : Promise.resolve(null);
+    verified.set(request, principal);
+  }
+  return principal;
+}
+
 export default fp(
   async (app: FastifyInstance) => {
     app.decorateRequest('principal', null);
@@ -29,7 +45,7 @@ export default fp(
       return async (request: FastifyRequest) => {
         const token = bearerToken(request);
         if (!token) throw new UnauthorizedError('missing bearer token (Authorization: Bearer <token>)');
-        const principal = await authenticate(app.db, token);
+        const principal = await requestPrincipal(app, request);
         if (!principal) throw new UnauthorizedError('unknown, revoked or malformed token');
         request.principal = principal;
         assertRole(principal, roles);

@@ -1,17 +1,23 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { bearerToken } from '../app/auth.js';
+import { requestPrincipal } from '../app/auth.js';
 
-/** Per-token (or per-IP without a token) request budget; over it: 429 with Retry-After. */
+/**
+ * Per-token request budget, keyed by the token only once it is verified: a request without a
+ * token, or with one the hub does not know, spends its IP's budget (made-up tokens share it).
+ * Over it: 429 with Retry-After.
+ */
 export default fp(
   async (app: FastifyInstance, opts: { perMinute: number }) => {
     await app.register(rateLimit, {
       max: opts.perMinute,
       timeWindow: '1 minute',
-      // The token's public id part keys the budget, never the secret.
-      keyGenerator: (request) => bearerToken(request)?.split('.').slice(0, 2).join('.') ?? request.ip,
+      keyGenerator: async (request) => {
+        const principal = await requestPrincipal(app, request).catch(() => null);
+        return principal ? `${principal.kind}:${principal.id}` : `ip:${request.ip}`;
+      },
     });
   },
-  { name: 'rate-limit' },
+  { name: 'rate-limit', dependencies: ['db'] },
 );
