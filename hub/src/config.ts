@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
+import { DEFAULT_DELIVERY_SETTINGS } from './services/webhooks/delivery.js';
 
 export const DEFAULT_ORDER_TTL_SECONDS = 900;
 
@@ -28,6 +29,14 @@ export const HubConfig = z.object({
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** How long an unpaid (pending) online order holds its reservation. */
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
+  /** Webhook delivery retries (README, "Webhooks"). */
+  webhooks: z
+    .object({
+      retryBaseMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.baseDelayMs),
+      retryMaxMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.maxDelayMs),
+      maxAttempts: z.coerce.number().int().positive().default(DEFAULT_DELIVERY_SETTINGS.maxAttempts),
+    })
+    .prefault({}),
   /** Sync health and alert thresholds (README, "Sync health"). */
   health: z
     .object({
@@ -54,6 +63,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
+    webhooks: {
+      retryBaseMs: env.TILLSYNC_WEBHOOK_RETRY_BASE_SECONDS,
+      retryMaxMs: env.TILLSYNC_WEBHOOK_RETRY_MAX_SECONDS,
+      maxAttempts: env.TILLSYNC_WEBHOOK_MAX_ATTEMPTS,
+    },
     health: {
       heartbeatStaleMs: env.TILLSYNC_HEARTBEAT_STALE_SECONDS,
       lagDegradedMs: env.TILLSYNC_LAG_DEGRADED_SECONDS,

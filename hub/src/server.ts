@@ -19,7 +19,12 @@ export interface RunningHub {
 export async function startHub(config: HubConfig, database?: Database): Promise<RunningHub> {
   const db = database ?? (await openDatabase(config));
   const bootstrapToken = await ensureBootstrapAdmin(db);
-  const app = await buildApp({ config, db });
+  const { retryBaseMs, retryMaxMs, maxAttempts } = config.webhooks;
+  const app = await buildApp({
+    config,
+    db,
+    webhooks: { baseDelayMs: retryBaseMs, maxDelayMs: retryMaxMs, maxAttempts },
+  });
   const address = await app.listen({ host: config.host, port: config.port });
   return {
     app,
