@@ -12,6 +12,7 @@ import health from './plugins/app/health.js';
 import jobs from './plugins/app/jobs.js';
 import metrics from './plugins/app/metrics.js';
 import orders from './plugins/app/orders.js';
+import retention, { type RetentionPluginOptions } from './plugins/app/retention.js';
 import stockWriter from './plugins/app/stock-writer.js';
 import webhooks, { type WebhookPluginOptions } from './plugins/app/webhooks.js';
 import db from './plugins/external/db.js';
@@ -25,12 +26,16 @@ import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {
   config: Pick<HubConfig, 'logLevel' | 'bodyLimit' | 'rateLimitPerMinute'> &
-    Partial<Pick<HubConfig, 'orderTtlSeconds' | 'health'>>;
+    Partial<
+      Pick<HubConfig, 'orderTtlSeconds' | 'health' | 'maxClockAheadMs' | 'webhookAllowHosts' | 'retention'>
+    >;
   db: Database;
   /** Start background jobs on ready (default true; tests run them by hand). */
   jobs?: boolean;
   /** Webhook delivery tuning (tests shorten the timeout and backoff). */
   webhooks?: WebhookPluginOptions;
+  /** Retention chunking (tests make chunks small); the windows come from config. */
+  retention?: RetentionPluginOptions;
   /** Where the pino JSON log goes (default stdout; tests capture it). */
   logStream?: DestinationStream;
 }
@@ -41,6 +46,7 @@ export async function buildApp({
   db: database,
   jobs: runJobs = true,
   webhooks: webhookOptions = {},
+  retention: retentionOptions = {},
   logStream,
 }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -65,12 +71,13 @@ export async function buildApp({
   await app.register(rateLimit, { perMinute: config.rateLimitPerMinute });
   await app.register(swagger);
   await app.register(auth);
-  await app.register(stockWriter);
+  await app.register(stockWriter, { maxClockAheadMs: config.maxClockAheadMs });
   await app.register(reservationFeed);
   await app.register(jobs, { autoStart: runJobs });
   await app.register(orders, { ttlSeconds: config.orderTtlSeconds });
-  await app.register(webhooks, webhookOptions);
+  await app.register(webhooks, { allowHosts: config.webhookAllowHosts ?? [], ...webhookOptions });
   await app.register(health, { thresholds: config.health });
+  await app.register(retention, { ...config.retention, ...retentionOptions });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(metricsRoute);

@@ -1,6 +1,10 @@
+import { DEFAULT_MAX_FORWARD_DRIFT_MS } from '@tillsync/sync-protocol';
 import { z } from 'zod';
+import { DEFAULT_APPLICATION_NAME, DEFAULT_POSTGRES_TIMEOUTS } from './db/postgres.js';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
+import { DEFAULT_RETENTION } from './services/retention.js';
 import { DEFAULT_DELIVERY_SETTINGS } from './services/webhooks/delivery.js';
+import { validAllowEntry } from './services/webhooks/targets.js';
 
 export const DEFAULT_ORDER_TTL_SECONDS = 900;
 
@@ -12,16 +16,42 @@ const secondsAsMs = (defaultMs: number) =>
     .default(defaultMs / 1000)
     .transform((s) => Math.round(s * 1000));
 
+/** A window given in hours or days (env), kept in ms; fractions allowed. */
+const unitsAsMs = (unitMs: number, defaultMs: number) =>
+  z.coerce
+    .number()
+    .positive()
+    .default(defaultMs / unitMs)
+    .transform((n) => Math.round(n * unitMs));
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
 /** Hub settings, read once from the environment. Every field is documented in the README. */
 export const HubConfig = z.object({
   /** Postgres connection string; when absent the hub runs on embedded PGlite. */
   databaseUrl: z.string().optional(),
+  /** The schema owner's connection, for migrations only; the hub then serves as DATABASE_URL's role. */
+  migrationDatabaseUrl: z.string().optional(),
+  /** Postgres connection limits and name (README, Configuration); unused on PGlite. */
+  postgres: z
+    .object({
+      applicationName: z.string().min(1).max(63).default(DEFAULT_APPLICATION_NAME),
+      connectTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.connectTimeoutMs),
+      statementTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs),
+      idleInTransactionTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.idleInTransactionTimeoutMs),
+      queryTimeoutMs: secondsAsMs(DEFAULT_POSTGRES_TIMEOUTS.queryTimeoutMs),
+    })
+    .prefault({}),
   /** PGlite data directory, or ":memory:". */
   dataDir: z.string().default('./data'),
   host: z.string().default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** production refuses to start without an admin token configured out of band. */
+  /** production refuses to start without an admin token configured out of band (cli/bootstrap.ts). */
   env: z.enum(['development', 'production', 'test']).default('development'),
+  /** `<id>:<sha256 hex of the secret>` of an admin token made out of band (README, Production setup). */
+  adminTokenHash: z.string().optional(),
+  /** Where a minted bootstrap admin token is written (mode 0600); default `<dataDir>/bootstrap-admin-token`. */
+  bootstrapTokenFile: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body in bytes. */
   bodyLimit: z.coerce.number().int().positive().default(1_048_576),
@@ -29,12 +59,40 @@ export const HubConfig = z.object({
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** How long an unpaid (pending) online order holds its reservation. */
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
+  /** A till's op stamped further ahead of hub time than this is restamped (sync/clock-bounds.ts). */
+  maxClockAheadMs: secondsAsMs(DEFAULT_MAX_FORWARD_DRIFT_MS),
+  /**
+   * Webhook targets allowed although not public unicast (loopback, private, link-local, …):
+   * host names, IP addresses or CIDR ranges, comma-separated in the environment.
+   */
+  webhookAllowHosts: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e !== ''),
+    )
+    .refine(
+      (entries) => entries.every(validAllowEntry),
+      'each entry a host name, an IP address or a CIDR range',
+    ),
   /** Webhook delivery retries (README, "Webhooks"). */
   webhooks: z
     .object({
       retryBaseMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.baseDelayMs),
       retryMaxMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.maxDelayMs),
       maxAttempts: z.coerce.number().int().positive().default(DEFAULT_DELIVERY_SETTINGS.maxAttempts),
+    })
+    .prefault({}),
+  /** How long growing tables keep rows (services/retention.ts, README "Retention"). */
+  retention: z
+    .object({
+      eventsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.eventsMs),
+      webhookAttemptsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.webhookAttemptsMs),
+      idempotencyKeysMs: unitsAsMs(HOUR_MS, DEFAULT_RETENTION.idempotencyKeysMs),
+      appliedOpsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.appliedOpsMs),
     })
     .prefault({}),
   /** Sync health and alert thresholds (README, "Sync health"). */
@@ -55,18 +113,36 @@ export type HubConfig = z.infer<typeof HubConfig>;
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
   return HubConfig.parse({
     databaseUrl: env.DATABASE_URL || undefined,
+    migrationDatabaseUrl: env.TILLSYNC_MIGRATION_DATABASE_URL || undefined,
+    postgres: {
+      applicationName: env.TILLSYNC_PG_APPLICATION_NAME || undefined,
+      connectTimeoutMs: env.TILLSYNC_PG_CONNECT_TIMEOUT_SECONDS,
+      statementTimeoutMs: env.TILLSYNC_PG_STATEMENT_TIMEOUT_SECONDS,
+      idleInTransactionTimeoutMs: env.TILLSYNC_PG_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+      queryTimeoutMs: env.TILLSYNC_PG_QUERY_TIMEOUT_SECONDS,
+    },
     dataDir: env.TILLSYNC_DATA_DIR,
     host: env.HOST,
     port: env.PORT,
     env: env.NODE_ENV,
+    adminTokenHash: env.TILLSYNC_ADMIN_TOKEN_HASH || undefined,
+    bootstrapTokenFile: env.TILLSYNC_BOOTSTRAP_TOKEN_FILE || undefined,
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
+    maxClockAheadMs: env.TILLSYNC_MAX_CLOCK_AHEAD_SECONDS,
+    webhookAllowHosts: env.TILLSYNC_WEBHOOK_ALLOW_HOSTS,
     webhooks: {
       retryBaseMs: env.TILLSYNC_WEBHOOK_RETRY_BASE_SECONDS,
       retryMaxMs: env.TILLSYNC_WEBHOOK_RETRY_MAX_SECONDS,
       maxAttempts: env.TILLSYNC_WEBHOOK_MAX_ATTEMPTS,
+    },
+    retention: {
+      eventsMs: env.TILLSYNC_RETAIN_EVENTS_DAYS,
+      webhookAttemptsMs: env.TILLSYNC_RETAIN_WEBHOOK_ATTEMPTS_DAYS,
+      idempotencyKeysMs: env.TILLSYNC_RETAIN_IDEMPOTENCY_KEYS_HOURS,
+      appliedOpsMs: env.TILLSYNC_RETAIN_APPLIED_OPS_DAYS,
     },
     health: {
       heartbeatStaleMs: env.TILLSYNC_HEARTBEAT_STALE_SECONDS,

@@ -3,22 +3,28 @@ import { buildApp } from './app.js';
 import type { HubConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
-import { ensureBootstrapAdmin } from './services/tokens.js';
+import { bootstrapAdmin } from './services/bootstrap-admin.js';
 
 export interface RunningHub {
   app: FastifyInstance;
   db: Database;
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
-  /** The bootstrap admin token if this start created it (first start only), else null. */
-  bootstrapToken: string | null;
+  /** The 0600 file this start wrote a new bootstrap admin token to (first start only), else null. */
+  bootstrapTokenFile: string | null;
   close(): Promise<void>;
 }
 
-/** Open the database, migrate, build the app and listen. */
+/** Open the database, migrate, check the admin token (services/bootstrap-admin.ts), build the app and listen. */
 export async function startHub(config: HubConfig, database?: Database): Promise<RunningHub> {
   const db = database ?? (await openDatabase(config));
-  const bootstrapToken = await ensureBootstrapAdmin(db);
+  let bootstrapTokenFile: string | null;
+  try {
+    bootstrapTokenFile = await bootstrapAdmin(db, config);
+  } catch (err) {
+    if (!database) await db.close();
+    throw err;
+  }
   const { retryBaseMs, retryMaxMs, maxAttempts } = config.webhooks;
   const app = await buildApp({
     config,
@@ -30,7 +36,7 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
     app,
     db,
     url: address.replace('[::1]', '127.0.0.1'),
-    bootstrapToken,
+    bootstrapTokenFile,
     async close() {
       await app.close();
       await db.close();

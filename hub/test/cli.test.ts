@@ -48,7 +48,7 @@ describe(`hub command line on ${testDbKind()}`, () => {
     try {
       expect(run.exitCode).toBe(0);
       expect(run.stderr).toBe('');
-      expect(run.stdout).toContain('Bootstrap admin token: shown ONCE');
+      expect(run.stdout).toContain('Bootstrap admin token written to ');
       expect(run.stdout).toContain('Demo brand "Maison Lumière" created: 4 locations, 300 products,');
       storeManagerToken = /store_manager \(store-paris-1\)\s+(tsk\.\S+)/.exec(run.stdout)?.[1] ?? '';
       expect(storeManagerToken).not.toBe('');

@@ -102,8 +102,9 @@ describe(`conflicts triage on ${testDbKind()}`, () => {
   it('resolves once with a note, records who, and emits conflict.resolved', async () => {
     await conflictsFromTills();
     const hq = await hub.token('hq');
+    const admin = hub.adminToken;
     const [newest] = ((await list('', hq)).body as ConflictPage).items;
-    const resolve = (id: number, payload: unknown, token = hq) =>
+    const resolve = (id: number, payload: unknown, token = admin) =>
       hub.request({ method: 'POST', url: `/v1/conflicts/${id}/resolve`, payload: payload as object, token });
 
     const res = await resolve(newest!.id, { note: 'order was collected on paper; stock recounted' });
@@ -111,7 +112,7 @@ describe(`conflicts triage on ${testDbKind()}`, () => {
     expect(res.body).toMatchObject({
       id: newest!.id,
       status: 'resolved',
-      resolvedBy: `token:${tokenId(hq)}`,
+      resolvedBy: `token:${tokenId(admin)}`,
       resolution: 'order was collected on paper; stock recounted',
     });
     expect(Date.parse((res.body as ConflictBody).resolvedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
@@ -126,7 +127,7 @@ describe(`conflicts triage on ${testDbKind()}`, () => {
         payload: expect.objectContaining({
           conflictId: newest!.id,
           kind: 'pickup_mismatch',
-          resolvedBy: `token:${tokenId(hq)}`,
+          resolvedBy: `token:${tokenId(admin)}`,
           resolution: 'order was collected on paper; stock recounted',
         }),
       },
@@ -161,7 +162,7 @@ describe(`conflicts triage on ${testDbKind()}`, () => {
     expect((await resolve(0, { note: 'nothing' })).statusCode).toBe(400);
   });
 
-  it('keeps a store manager to its own location, and channels out', async () => {
+  it('keeps a store manager to its own location, hq to reading, and channels out', async () => {
     await conflictsFromTills();
     const managerA = await hub.token('store_manager', 'store-a');
 
@@ -191,6 +192,12 @@ describe(`conflicts triage on ${testDbKind()}`, () => {
     const channel = await hub.token('channel');
     expect((await list('', channel)).statusCode).toBe(403);
     expect((await resolve(atB!.id, channel)).statusCode).toBe(403);
+    // hq reads every conflict but settles none.
+    const hq = await hub.token('hq');
+    expect((await list('?locationId=store-b', hq)).statusCode).toBe(200);
+    const byHq = await resolve(atB!.id, hq);
+    expect(byHq.statusCode).toBe(403);
+    expect(byHq.body).toMatchObject({ code: 'forbidden' });
     expect((await list('', null)).statusCode).toBe(401);
   });
 });

@@ -236,23 +236,25 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
       ['unknown_sku', 'unknown_sku'],
     );
     const [a, b] = await deadLetters();
-    const hq = await hub.token('hq');
+    const manager = await hub.token('store_manager', 'store-a');
 
     for (const bad of [{}, { reason: '' }, { reason: 'x'.repeat(501) }]) {
-      expect((await dismiss(a!.id, bad, hq)).statusCode, JSON.stringify(bad)).toBe(400);
+      expect((await dismiss(a!.id, bad, manager)).statusCode, JSON.stringify(bad)).toBe(400);
     }
-    const res = await dismiss(a!.id, { reason: 'test product, never sold' }, hq);
+    const res = await dismiss(a!.id, { reason: 'test product, never sold' }, manager);
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatchObject({
       status: 'dismissed',
-      resolvedBy: `token:${hq.split('.')[1]}`,
+      resolvedBy: `token:${manager.split('.')[1]}`,
       resolution: 'test product, never sold',
     });
-    expect((await dismiss(a!.id, { reason: 'again' }, hq)).body).toMatchObject({ code: 'already_resolved' });
+    expect((await dismiss(a!.id, { reason: 'again' }, manager)).body).toMatchObject({
+      code: 'already_resolved',
+    });
     await hub.database.db.query(
       `INSERT INTO products (sku, name, price_minor) VALUES ('GONE-1', 'Back', 100)`,
     );
-    const retried = await retry(a!.id, hq);
+    const retried = await retry(a!.id, manager);
     expect(retried.statusCode).toBe(409);
     expect(retried.body).toMatchObject({ code: 'already_resolved', details: { status: 'dismissed' } });
     expect(await onHand('store-a', 'GONE-1')).toBeUndefined();
@@ -266,14 +268,17 @@ describe(`dead letter retry and dismiss on ${testDbKind()}`, () => {
     expect((await retry(999_999)).statusCode).toBe(404);
   });
 
-  it('lets only admin, hq and the store manager of that location settle a dead letter', async () => {
+  it('lets only admin and the store manager of that location settle a dead letter (hq reads only)', async () => {
     const t = await hub.till('store-a');
     await pushExpecting(t.socket, [t.ops.sale('NOPE-1', 1)], ['unknown_sku']);
     const [letter] = await deadLetters();
     const managerB = await hub.token('store_manager', 'store-b');
     const channel = await hub.token('channel');
+    const hq = await hub.token('hq');
+    const listed = await hub.request({ method: 'GET', url: '/v1/sync/dead-letters', token: hq });
+    expect((listed.body as { items: DeadLetterBody[] }).items.map((d) => d.id)).toEqual([letter!.id]);
 
-    for (const token of [managerB, channel]) {
+    for (const token of [managerB, channel, hq]) {
       const r = await retry(letter!.id, token);
       expect(r.statusCode).toBe(403);
       expect(r.body).toMatchObject({ code: 'forbidden' });

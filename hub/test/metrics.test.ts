@@ -4,7 +4,7 @@ import { HybridClock, newOpId, type TillOpInput } from '@tillsync/sync-protocol'
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { buildTestHub, type TestHub } from './helpers/build-hub.js';
+import { buildTestHub, TEST_WEBHOOK_ALLOW_HOSTS, type TestHub } from './helpers/build-hub.js';
 import { seedCatalog } from './helpers/fixtures.js';
 import { type Metrics, parseMetrics } from './helpers/metrics.js';
 import { authFor, connectRaw, enrolDevice, push, type RawTill } from './helpers/sync-client.js';
@@ -201,7 +201,12 @@ describe(`/metrics on ${testDbKind()}`, () => {
     const receiver = createServer((_req, res) => res.writeHead(500).end('down'));
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const app = await buildApp({
-      config: { logLevel: 'silent', bodyLimit: 1_048_576, rateLimitPerMinute: 100_000 },
+      config: {
+        logLevel: 'silent',
+        bodyLimit: 1_048_576,
+        rateLimitPerMinute: 100_000,
+        webhookAllowHosts: TEST_WEBHOOK_ALLOW_HOSTS,
+      },
       db: hub.database.db,
       jobs: false,
       webhooks: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, timeoutMs: 5_000 },

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, type IpcMainInvokeEvent, ipcMain, session } from 'electron';
+import { app, BrowserWindow, dialog, type IpcMainInvokeEvent, ipcMain, session } from 'electron';
 import type { CashierApi } from '../src/app/cashier-api.js';
 import { CASHIER_METHODS, CashierArgs } from '../src/app/cashier-args.js';
 import {
@@ -9,15 +9,18 @@ import {
   toCashierError,
   watchTillState,
 } from '../src/app/cashier-service.js';
+import { TillDamagedError } from '../src/engine/errors.js';
 import { Till } from '../src/engine/till.js';
 import { SyncAgent } from '../src/sync/agent.js';
 import { type IpcResult, STATE_CHANNEL } from './ipc.js';
+import { electronTokenVault } from './token-vault.js';
 
 /*
  * The Electron shell: the till, its sync agent and the cashier service live in this (main)
  * process; the window shows the same UI as browser mode, sandboxed, and reaches the service only
  * through the `cashier:<method>` handlers below (exposed to the page by preload.ts).
- * Data: TILL_DATA_DIR, else <userData>/till-data (enrol it once with `till enrol --data <dir>`).
+ * Data: TILL_DATA_DIR, else <userData>/till-data (enrol it once with `till enrol --data <dir>`); the
+ * device token is sealed with safeStorage at the first start (token-vault.ts).
  */
 
 const appRoot = app.getAppPath();
@@ -26,7 +29,9 @@ const indexUrl = pathToFileURL(indexFile).href;
 
 function openTill(): { till: Till; agent: SyncAgent; api: CashierApi } {
   const dataDir = process.env.TILL_DATA_DIR ?? join(app.getPath('userData'), 'till-data');
-  const till = Till.open({ dataDir });
+  const { vault, warning } = electronTokenVault();
+  if (warning) console.warn(warning);
+  const till = Till.open({ dataDir, vault });
   const agent = new SyncAgent(till, { appVersion: app.getVersion() });
   return { till, agent, api: createCashierService(till, agent) };
 }
@@ -116,5 +121,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(err);
+  // A damaged database is the operator's to salvage: say so on screen, never sell on it.
+  if (err instanceof TillDamagedError) dialog.showErrorBox('Till database damaged', err.message);
   app.exit(1);
 });

@@ -101,7 +101,7 @@ describe(`the HQ dashboard in Chromium (${testDbKind()})`, () => {
     return ((await res.json()) as { token: string }).token;
   }
 
-  it('shows tills going offline and back, a conflict and a dead letter live, and settles them', async () => {
+  it('shows tills going offline and back, a conflict and a dead letter live; hq reads them, an admin settles them', async () => {
     const p1 = await till('paris', 'paris-1');
     await till('paris', 'paris-2');
     await till('lyon', 'lyon-1');
@@ -206,8 +206,26 @@ describe(`the HQ dashboard in Chromium (${testDbKind()})`, () => {
     await expect.poll(() => text('store-activity')).toMatch(/Last 1 h: 1 op applied, 1 rejected/);
     await shot('hq-store-drilldown');
 
-    // Resolve the conflict with a note.
+    // hq reads the triage lists but settles nothing: no actions, a line saying who settles them.
     const conflictId = Number(await conflictRow.getAttribute('data-id'));
+    const deadId = Number(await deadRow.getAttribute('data-id'));
+    await expect
+      .poll(() => text(`conflict-${conflictId}-read-only`))
+      .toBe('Read-only: settled by an admin or the store manager');
+    expect(await text(`dead-letter-${deadId}-read-only`)).toBe(
+      'Read-only: settled by an admin or the store manager',
+    );
+    expect(await byTestId(`resolve-${conflictId}-button`).count()).toBe(0);
+    expect(await byTestId(`retry-${deadId}`).count()).toBe(0);
+    expect(await byTestId(`dismiss-${deadId}-button`).count()).toBe(0);
+
+    // An admin signs in (a new #token= link, same tab) and settles them.
+    await page.evaluate(`location.hash = '#token=${hub.adminToken}'`);
+    await expect.poll(() => storedToken()).toBe(hub.adminToken);
+    await page.evaluate("location.hash = '#/store/paris'");
+    await expect.poll(() => byTestId(`resolve-${conflictId}-button`).count()).toBe(1);
+
+    // Resolve the conflict with a note.
     await byTestId(`resolve-${conflictId}-input`).fill('Counted the shelf: 1 found in the back room');
     await byTestId(`resolve-${conflictId}-button`).click();
     await expect
@@ -224,7 +242,6 @@ describe(`the HQ dashboard in Chromium (${testDbKind()})`, () => {
     ]);
 
     // Retrying the dead letter fails (the SKU is still unknown) and says why; then it is dismissed.
-    const deadId = Number(await deadRow.getAttribute('data-id'));
     await byTestId(`retry-${deadId}`).click();
     await expect.poll(() => text('dead-letters-result')).toMatch(/failed: the op is still rejected/);
     expect(await deadRow.count()).toBe(1);

@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backup, restore } from './backup.js';
+import { grantCommand, migrateCommand } from './db.js';
 import { importCsv } from './import.js';
 import { type CliIo, type CliOutcome, UsageError } from './io.js';
 
@@ -14,13 +15,16 @@ import { createToken } from './token.js';
 const USAGE = `Usage: tillsync-hub <command> [options]
 
 Commands:
-  serve                                  start the hub (prints the admin token on first start)
+  serve                                  start the hub (first start: writes an admin token to a 0600 file)
   demo                                   seed the "Maison Lumière" demo brand if the database is empty, then serve
   import products <file.csv> [--skip-invalid]
                                          columns: sku,name,barcode,category,price[,currency]
   import stock <file.csv> [--skip-invalid]
                                          columns: location,sku,on_hand[,reorder_point]
   token create --role <admin|hq|store_manager|channel> [--location <id>] [--name <name>]
+  migrate                                apply pending migrations as the schema owner
+  db grant --role <db role>              Postgres: let <db role> serve the hub with DML only (no TRUNCATE,
+                                         no DDL, the ledger append-only); idempotent
   backup <file>                          Postgres: pg_dump custom format; PGlite: data-dir tarball
                                          (PGlite: stop the hub first, it holds the data directory)
   restore <file> [--force]               into an empty database, then migrate and check the ledger;
@@ -32,6 +36,8 @@ Import exit codes: 0 all rows imported, 1 nothing imported (rows rejected or err
 Environment:
   TILLSYNC_DATA_DIR  PGlite data directory (default ./data)    DATABASE_URL  use Postgres instead
   HOST, PORT         listen address (default 127.0.0.1:8080)   LOG_LEVEL     info, debug, silent, ...
+  TILLSYNC_MIGRATION_DATABASE_URL  the owner's connection for migrate, db grant (and serve's migrations)
+  NODE_ENV=production  refuse to start without TILLSYNC_ADMIN_TOKEN_HASH or an admin token made out of band
 `;
 
 /**
@@ -68,6 +74,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
       case 'token':
         if (rest[0] !== 'create') throw new UsageError('the token command is `token create --role <role>`');
         return await createToken(io, { role: values.role, location: values.location, name: values.name });
+      case 'migrate':
+        return await migrateCommand(io);
+      case 'db':
+        if (rest[0] !== 'grant') throw new UsageError('the db command is `db grant --role <db role>`');
+        return await grantCommand(io, values.role);
       case 'backup':
         return await backup(io, rest[0]);
       case 'restore':

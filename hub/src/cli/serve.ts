@@ -31,11 +31,15 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
       io,
       `  Instances  ${config.databaseUrl ? 'several hubs may share this database (see README: Running several hubs)' : 'SINGLE INSTANCE: PGlite serves one hub; run several on Postgres'}`,
     );
-    if (hub.bootstrapToken) {
+    if (hub.bootstrapTokenFile) {
+      // Never on the terminal or in the logs: only its owner can read the file.
       say(io);
-      say(io, 'Bootstrap admin token: shown ONCE, it is not stored anywhere in readable form. Save it now.');
-      say(io, `  ${hub.bootstrapToken}`);
-      say(io, '  (Lost it? Stop the hub and run `pnpm hub token create --role admin`.)');
+      say(
+        io,
+        `Bootstrap admin token written to ${hub.bootstrapTokenFile} (mode 0600, readable by you only).`,
+      );
+      say(io, '  Move it to your secret store and delete the file. Lost it? Stop the hub and run');
+      say(io, '  `pnpm hub token create --role admin`.');
     }
     if (seed?.seeded) {
       say(io);

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connection-errors.js';
 import { AppError, PG, pgErrorCode } from '../errors.js';
 
 export interface ErrorBody {
@@ -40,6 +41,14 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (pg === PG.characterNotInRepertoire || pg === PG.untranslatableCharacter) {
       // The statement failed, so its transaction rolled back: nothing was written.
       return reply.status(400).send(body('invalid_text', 'text may not contain NUL (\\u0000) characters'));
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Rolled back (or, for a lost COMMIT, unknown): an Idempotency-Key makes the retry safe.
+      request.log.warn({ err }, 'database unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+        .send(body('database_unavailable', 'the database is unavailable; retry later'));
     }
     request.log.error({ err }, 'unhandled error');
     return reply.status(500).send(body('internal', 'internal error'));

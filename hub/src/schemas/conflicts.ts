@@ -8,6 +8,7 @@ export const ConflictKind = z.enum([
   'pickup_mismatch',
   'broken_reservation',
   'transfer_mismatch',
+  'clock_skew',
 ]);
 
 export const Conflict = z

@@ -82,7 +82,13 @@ export const WebhookAttempt = z
     attempt: z.number().int().describe('1 for the first attempt of this event to this webhook'),
     outcome: AttemptOutcome,
     statusCode: z.number().int().nullable().describe('The receiver’s HTTP status; null when none came'),
-    error: z.string().nullable(),
+    error: z
+      .string()
+      .nullable()
+      .describe(
+        'What went wrong, in the hub’s words: "HTTP 503", "timed out after 10000 ms", "ECONNREFUSED: …", ' +
+          '"webhook_target_refused: …". Never the receiver’s response body, which is not read.',
+      ),
     durationMs: z.number().int(),
     nextAttemptAt: z.string().nullable().describe('When the next attempt is due, if retrying'),
     startedAt: z.string(),

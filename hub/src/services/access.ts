@@ -4,7 +4,7 @@ import type { Principal, Role } from './tokens.js';
 /*
  * Who may do what (DESIGN.md, Security):
  *   admin          everything
- *   hq             read everything
+ *   hq             read everything, write nothing (triage is settled by admin or the store's manager)
  *   store_manager  read the catalogue; read and write its own location only
  *   channel        orders and reservations; read stock to know what is available
  *   device         sync for its own location; read the catalogue, its own location, and a SKU's
@@ -49,9 +49,13 @@ export function readScope(principal: Principal, locationId: string | undefined):
   return principal.role === 'store_manager' || principal.role === 'device' ? principal.locationId : null;
 }
 
-/** Settling HQ triage (conflicts, dead letters): admin and hq anywhere, a store manager at its own location. */
+/** Who reads the triage lists (conflicts, dead letters) and who settles them: hq watches, it does not write. */
+export const TRIAGE_READERS: readonly Role[] = ['admin', 'hq', 'store_manager'];
+export const TRIAGE_WRITERS: readonly Role[] = ['admin', 'store_manager'];
+
+/** Settling triage (conflicts, dead letters): admin anywhere, a store manager at its own location. */
 export function assertCanTriage(principal: Principal, locationId: string): void {
-  if (principal.role === 'admin' || principal.role === 'hq') return;
+  if (principal.role === 'admin') return;
   if (principal.role === 'store_manager' && principal.locationId === locationId) return;
   if (principal.role === 'store_manager') {
     throw new ForbiddenError(`this token manages location ${principal.locationId}, not ${locationId}`);

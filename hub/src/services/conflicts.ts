@@ -1,7 +1,8 @@
+import type { z } from 'zod';
 import type { Database, Queryable } from '../db/database.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { decodeCursor, pageOf } from '../http/pagination.js';
-import type { Conflict, ConflictListQuery } from '../schemas/conflicts.js';
+import type { Conflict, ConflictKind, ConflictListQuery } from '../schemas/conflicts.js';
 import { assertCanTriage } from './access.js';
 import { emitEvent } from './events.js';
 import type { Principal } from './tokens.js';
@@ -9,9 +10,61 @@ import { actorOf } from './transfers.js';
 
 /*
  * Conflicts the hub settled on its own (oversells, pickup and transfer mismatches, broken
- * reservations: the ledger and the till paths open them) as HQ triages them: listed newest first,
- * resolved once with a note.
+ * reservations) as HQ triages them: listed newest first, resolved once with a note. The till paths
+ * open theirs here (the ledger batches its oversells itself).
+ *
+ * A broken reservation is an episode of its order: while one is open (migration 013 keeps at most
+ * one open per order), a later push that finds the order still short opens nothing new. The
+ * episode ends when someone resolves it or the order is re-allocated.
  */
+
+export interface NewConflict {
+  locationId: string;
+  kind: z.infer<typeof ConflictKind>;
+  sku?: string | null;
+  opId?: string | null;
+  details: Record<string, unknown>;
+}
+
+/** Open a conflict (the `conflict.opened` event comes from its trigger, migration 006). */
+export async function openConflict(tx: Queryable, c: NewConflict): Promise<void> {
+  await tx.query(
+    'INSERT INTO conflicts (location_id, kind, sku, op_id, details) VALUES ($1, $2, $3, $4, $5)',
+    [c.locationId, c.kind, c.sku ?? null, c.opId ?? null, JSON.stringify(c.details)],
+  );
+}
+
+/** Open the order's broken-reservation episode; false (nothing written) when one is open already. */
+export async function openBrokenReservation(
+  tx: Queryable,
+  c: Omit<NewConflict, 'kind' | 'details'> & { details: { orderId: string } & Record<string, unknown> },
+): Promise<boolean> {
+  const { rows } = await tx.query(
+    `INSERT INTO conflicts (location_id, kind, sku, op_id, details)
+     VALUES ($1, 'broken_reservation', $2, $3, $4)
+     ON CONFLICT ((details->>'orderId')) WHERE kind = 'broken_reservation' AND status = 'open'
+     DO NOTHING RETURNING id`,
+    [c.locationId, c.sku ?? null, c.opId ?? null, JSON.stringify(c.details)],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * The order was re-allocated: its open broken-reservation episode, if it began in an earlier
+ * transaction, is over (resolved by the system, `conflict.resolved` emitted). One opened in this
+ * transaction stays: it is the episode this re-allocation is part of.
+ */
+export async function endBrokenReservation(tx: Queryable, orderId: string): Promise<void> {
+  const { rows } = await tx.query<ConflictRecord>(
+    `UPDATE conflicts SET status = 'resolved', resolved_at = now(), resolved_by = 'system',
+       resolution = 're-allocated'
+     WHERE kind = 'broken_reservation' AND status = 'open' AND details->>'orderId' = $1
+       AND created_at < now()
+     RETURNING ${COLUMNS}`,
+    [orderId],
+  );
+  for (const r of rows) await emitResolved(tx, toConflict(r));
+}
 
 interface ConflictRecord {
   id: number;
@@ -103,21 +156,25 @@ export function resolveConflict(
       [id, actorOf(principal), note, current.location_id],
     );
     const conflict = toConflict(updated[0]!);
-    await emitEvent(
-      tx,
-      'conflict.resolved',
-      {
-        conflictId: conflict.id,
-        locationId: conflict.locationId,
-        kind: conflict.kind,
-        sku: conflict.sku,
-        opId: conflict.opId,
-        resolvedAt: conflict.resolvedAt,
-        resolvedBy: conflict.resolvedBy,
-        resolution: conflict.resolution,
-      },
-      conflict.locationId,
-    );
+    await emitResolved(tx, conflict);
     return conflict;
   });
+}
+
+async function emitResolved(tx: Queryable, conflict: Conflict): Promise<void> {
+  await emitEvent(
+    tx,
+    'conflict.resolved',
+    {
+      conflictId: conflict.id,
+      locationId: conflict.locationId,
+      kind: conflict.kind,
+      sku: conflict.sku,
+      opId: conflict.opId,
+      resolvedAt: conflict.resolvedAt,
+      resolvedBy: conflict.resolvedBy,
+      resolution: conflict.resolution,
+    },
+    conflict.locationId,
+  );
 }

@@ -31,6 +31,11 @@ export interface LedgerOp {
   deviceId?: string | null;
   /** Receipt, order or transfer id the movement belongs to, for people reading the ledger. */
   reference?: string | null;
+  /**
+   * The op type the till sent, when the hub applied its op as another (a till's transfer or pickup
+   * that did not match, sync/till-transfers.ts): the ledger keeps what was sent as op_type.
+   */
+  sentAs?: StockOp['type'];
 }
 
 export interface AppliedBatch {
@@ -207,7 +212,7 @@ async function writeRowsAndMovements(
       col((m) => m.locationId),
       col((m) => m.sku),
       col((_, i) => meta[i]!.op.opId),
-      col((_, i) => meta[i]!.op.type),
+      col((_, i) => meta[i]!.sentAs ?? meta[i]!.op.type),
       col((m) => m.reason),
       col((m) => m.outcome),
       col((m) => m.dOnHand),
@@ -235,7 +240,8 @@ async function recordOversells(
   ms: readonly Movement[],
   meta: readonly LedgerOp[],
 ): Promise<void> {
-  const oversells = ms.flatMap((m, i) => (m.oversell ? [{ m, input: meta[i]! }] : []));
+  // An op applied as another (sentAs) has its own conflict already, saying what it claimed.
+  const oversells = ms.flatMap((m, i) => (m.oversell && !meta[i]!.sentAs ? [{ m, input: meta[i]! }] : []));
   if (oversells.length === 0) return;
   await tx.query(
     `INSERT INTO conflicts (location_id, kind, sku, op_id, details)

@@ -91,9 +91,31 @@ export async function authenticate(db: Queryable, token: string): Promise<Princi
 
 /** Create the first admin token if none exists; returns it (to print once) or null. */
 export async function ensureBootstrapAdmin(db: Queryable): Promise<string | null> {
+  if (await hasActiveAdmin(db)) return null;
+  return (await createApiToken(db, { name: 'bootstrap admin', role: 'admin' })).token;
+}
+
+/**
+ * Make sure the admin token given out of band (its id and secret hash, never its secret) exists.
+ * Returns false when that id is taken by another secret or was revoked: the operator picks a new id.
+ */
+export async function provisionAdminToken(db: Queryable, id: string, secretHash: string): Promise<boolean> {
+  await db.query(
+    `INSERT INTO api_tokens (id, name, role, location_id, secret_hash)
+     VALUES ($1, 'provisioned admin', 'admin', NULL, $2) ON CONFLICT (id) DO NOTHING`,
+    [id, secretHash],
+  );
+  const { rows } = await db.query<{ ok: boolean }>(
+    `SELECT role = 'admin' AND revoked_at IS NULL AND secret_hash = $2 AS ok FROM api_tokens WHERE id = $1`,
+    [id, secretHash],
+  );
+  return rows[0]?.ok === true;
+}
+
+/** Whether any admin token is active (a production hub needs one made out of band). */
+export async function hasActiveAdmin(db: Queryable): Promise<boolean> {
   const { rows } = await db.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL",
   );
-  if ((rows[0]?.n ?? 0) > 0) return null;
-  return (await createApiToken(db, { name: 'bootstrap admin', role: 'admin' })).token;
+  return (rows[0]?.n ?? 0) > 0;
 }

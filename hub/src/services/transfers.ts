@@ -57,6 +57,13 @@ interface LineRecord {
 const TRANSFER_COLUMNS = `id, from_location_id, to_location_id, status, reference, created_at, received_at,
   ${timeKeySql('created_at')} AS created_key`;
 
+/** One line per SKU, quantities summed, in first-seen order. */
+export function mergeLines(lines: readonly TransferLineInput[]): TransferLineInput[] {
+  const bySku = new Map<string, number>();
+  for (const l of lines) bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.qty);
+  return [...bySku].map(([sku, qty]) => ({ sku, qty }));
+}
+
 export function newTransferId(): string {
   return `tr_${randomBytes(9).toString('base64url')}`;
 }
@@ -91,14 +98,20 @@ async function linesOf(db: Queryable, transferIds: readonly string[]): Promise<M
   return byTransfer;
 }
 
-async function loadTransfer(db: Queryable, id: string, lock: boolean): Promise<Transfer> {
+/** The transfer, or null; `lock` holds it until commit. */
+export async function findTransfer(db: Queryable, id: string, lock: boolean): Promise<Transfer | null> {
   const { rows } = await db.query<TransferRecord>(
     `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
     [id],
   );
   const record = rows[0];
-  if (!record) throw new NotFoundError('transfer', id);
-  return toTransfer(record, (await linesOf(db, [id])).get(id) ?? []);
+  return record ? toTransfer(record, (await linesOf(db, [id])).get(id) ?? []) : null;
+}
+
+async function loadTransfer(db: Queryable, id: string, lock: boolean): Promise<Transfer> {
+  const transfer = await findTransfer(db, id, lock);
+  if (!transfer) throw new NotFoundError('transfer', id);
+  return transfer;
 }
 
 /** 404 for the first location or SKU of a transfer the hub does not know. */
@@ -139,12 +152,11 @@ export async function recordTransferOut(tx: Queryable, t: NewTransfer): Promise<
     throw err;
   }
   // A till's op may name a SKU on two lines; the transfer keeps one line per SKU.
-  const qtyBySku = new Map<string, number>();
-  for (const l of t.lines) qtyBySku.set(l.sku, (qtyBySku.get(l.sku) ?? 0) + l.qty);
+  const lines = mergeLines(t.lines);
   await tx.query(
     `INSERT INTO transfer_lines (transfer_id, sku, qty)
      SELECT $1, * FROM unnest($2::text[], $3::int[])`,
-    [t.id, [...qtyBySku.keys()], [...qtyBySku.values()]],
+    [t.id, lines.map((l) => l.sku), lines.map((l) => l.qty)],
   );
   return loadTransfer(tx, t.id, false);
 }

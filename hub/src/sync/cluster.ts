@@ -20,7 +20,9 @@ export async function clusterAdapter(app: FastifyInstance): Promise<SyncAdapter 
   const db = app.db;
   if (!(db instanceof PostgresDatabase)) return null;
   const { rows } = await db.query<{ schema: string | null }>('SELECT current_schema() AS schema');
-  const pool = new ListenerPool(db.pool);
+  const pool = new ListenerPool(db.pool, () =>
+    app.log.warn('Socket.IO cluster LISTEN connection lost; the adapter reconnects'),
+  );
   const factory = createAdapter(pool.asPool(), {
     channelPrefix: `tillsync:${rows[0]?.schema ?? 'public'}`,
     errorHandler: (err) => app.log.warn({ err }, 'Socket.IO cluster adapter error'),
@@ -46,12 +48,20 @@ export async function clusterAdapter(app: FastifyInstance): Promise<SyncAdapter 
  * checked out for good (and `pool.end()` wait for it forever). Once the adapter is closed, this
  * hands back whatever it still holds, and a later request for a connection never settles, so the
  * adapter neither holds nor retries anything.
+ *
+ * A LISTEN connection that dies (Postgres restart, pg_terminate_backend) ends: the adapter then
+ * takes a new one in about 2 s and LISTENs again, but never hands the dead one back, so this does,
+ * or every loss would keep one of the pool's slots for good. (Its 'error' is heard by the pool's
+ * own listener, db/postgres.ts.)
  */
 class ListenerPool {
   private readonly held = new Set<pg.PoolClient>();
   private closed = false;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly onLost: () => void,
+  ) {}
 
   async connect(): Promise<pg.PoolClient> {
     const client = await this.pool.connect();
@@ -61,12 +71,19 @@ class ListenerPool {
     }
     const release = client.release.bind(client);
     let released = false;
-    client.release = (err?: Error | boolean) => {
+    const done = (err?: Error | boolean) => {
       if (released) return;
       released = true;
+      client.off('end', onEnd);
       this.held.delete(client);
       release(err);
     };
+    const onEnd = () => {
+      if (!this.closed) this.onLost();
+      done(true);
+    };
+    client.release = done;
+    client.once('end', onEnd);
     this.held.add(client);
     return client;
   }

@@ -8,6 +8,7 @@ import {
   TillOp,
 } from '@tillsync/sync-protocol';
 import { z } from 'zod';
+import { isConnectionLost } from '../db/connection-errors.js';
 import type { Queryable } from '../db/database.js';
 import { pgErrorCode } from '../errors.js';
 import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
@@ -18,10 +19,11 @@ import {
   type LedgerOp,
   rowsTouched,
 } from '../services/ledger.js';
-import { reallocateBrokenReservations, recordTillPickup } from '../services/orders/index.js';
+import { reallocateBrokenReservations } from '../services/orders/index.js';
 import { type SyncActivityBatch, syncActivityUpsert, syncActivityValues } from './activity.js';
+import { applyCheckedTillOps } from './checked-till-ops.js';
+import { boundTillClocks } from './clock-bounds.js';
 import type { ReservationChangeAt, ReservationFeed } from './reservation-feed.js';
-import { recordTillTransfers } from './till-transfers.js';
 
 /*
  * Applying a till's push batch: one transaction, ops in seq order.
@@ -75,6 +77,8 @@ const RETRYABLE = new Set(['40P01', '40001']);
 /**
  * Apply a batch; `origin` is the pushing connection (it gets its rows in the ack, not the
  * broadcast). A batch aborted by a deadlock is retried a few times before the till is told to retry.
+ * One whose connection died is retried once on a fresh one: safe even when the lost statement was
+ * the COMMIT, as the retry reads the device's acked seq and answers committed ops `duplicate`.
  */
 export async function applyPush(
   ctx: PushContext,
@@ -86,7 +90,8 @@ export async function applyPush(
     try {
       return await applyPushOnce(ctx, device, rawOps, origin);
     } catch (err) {
-      if (attempt >= 3 || !RETRYABLE.has(pgErrorCode(err) ?? '')) throw err;
+      const again = RETRYABLE.has(pgErrorCode(err) ?? '') || (attempt === 1 && isConnectionLost(err));
+      if (attempt >= 3 || !again) throw err;
     }
   }
 }
@@ -202,10 +207,9 @@ async function resentOpIds(
   const again = ops.filter((op) => known.usedOpIds.has(op.opId));
   if (again.length === 0) return new Set();
   const { rows } = await tx.query<{ op_id: string }>(
+    // The ledger, not applied_ops: remembered answers are purged after a while (services/retention.ts).
     `SELECT c.op_id FROM unnest($2::text[], $3::text[], $4::text[]) AS c (op_id, op_type, hlc)
-     WHERE EXISTS (SELECT 1 FROM applied_ops a
-                   WHERE a.op_id = c.op_id AND a.device_id = $1 AND a.status = 'applied')
-       AND EXISTS (SELECT 1 FROM movements m WHERE m.op_id = c.op_id::uuid AND m.device_id = $1
+     WHERE EXISTS (SELECT 1 FROM movements m WHERE m.op_id = c.op_id::uuid AND m.device_id = $1
                    AND m.op_type = c.op_type AND m.hlc = c.hlc)`,
     [device.deviceId, again.map((op) => op.opId), again.map((op) => op.type), again.map((op) => op.hlc)],
   );
@@ -232,8 +236,8 @@ export function stockPushes(commit: LocationCommit): StockPush[] {
 }
 
 /**
- * Apply accepted ops as `device`'s, with what follows from them: till transfers, pickups, and
- * reservations broken by offline sales. Returns the reservation changes to publish after commit.
+ * Apply accepted ops as `device`'s, with what follows from them: till transfers and pickups
+ * (checked first, checked-till-ops.ts), and reservations broken by offline sales. Returns the reservation changes to publish after commit.
  * Also how a retried dead letter is applied (sync/dead-letter-retry.ts).
  */
 export async function applyTillOps(
@@ -241,24 +245,11 @@ export async function applyTillOps(
   apply: (ops: LedgerOp[], options?: ApplyOptions) => Promise<AppliedBatch>,
   clock: HybridClock,
   device: PushingDevice,
-  ops: readonly TillOp[],
+  stamped: readonly TillOp[],
   options?: ApplyOptions,
 ): Promise<ReservationChangeAt[]> {
-  const changes: ReservationChangeAt[] = [];
-  await apply(
-    ops.map((op) => ({
-      op,
-      actor: `device:${device.deviceId}`,
-      deviceId: device.deviceId,
-      reference: referenceOf(op),
-    })),
-    options,
-  );
-  await recordTillTransfers(tx, ops);
-  for (const op of ops) {
-    if (op.type !== 'pickup') continue;
-    changes.push(...(await recordTillPickup(tx, { ...op, deviceId: device.deviceId })));
-  }
+  const ops = await boundTillClocks(tx, clock, device, stamped);
+  const changes = await applyCheckedTillOps(tx, apply, device.deviceId, ops, options);
   // Offline sales may have eaten units promised online: move those promises or flag them.
   changes.push(...(await reallocateBrokenReservations(tx, apply, [device.locationId], clock)));
   return changes;
@@ -356,23 +347,6 @@ export function validateTillOp(
     return { code: 'unknown_location', reason: `unknown location ${other}` };
   }
   return null;
-}
-
-function referenceOf(op: TillOp): string | null {
-  switch (op.type) {
-    case 'sale':
-    case 'return':
-      return op.receiptId;
-    case 'transfer_out':
-    case 'transfer_in':
-      return op.transferId;
-    case 'pickup':
-      return op.orderId;
-    case 'receive':
-      return op.reference ?? null;
-    default:
-      return null;
-  }
 }
 
 interface Remembered {

@@ -14,6 +14,7 @@ import {
 } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import { Server, type Socket } from 'socket.io';
+import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import { authenticate } from '../services/tokens.js';
 import type { SyncAdapter } from './cluster.js';
@@ -68,6 +69,9 @@ function refusal(code: ProtocolError['code'], message: string): Error & { data: 
   return Object.assign(new Error(message), { data: { code, message } });
 }
 
+const unavailable = Symbol('database unavailable');
+const UNAVAILABLE_MESSAGE = "the hub's database is unavailable; retry later";
+
 export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | null = null): SyncServer {
   const io: SyncServer = new Server(app.server, {
     ...(adapter ? { adapter } : {}),
@@ -89,7 +93,11 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
         ),
       );
     }
-    const principal = await authenticate(app.db, auth.data.token).catch(() => null);
+    const principal = await authenticate(app.db, auth.data.token).catch((err: unknown) =>
+      // A database blip is no verdict on the token: the till must retry, not stop as refused.
+      isDatabaseUnavailable(err) ? unavailable : null,
+    );
+    if (principal === unavailable) return next(refusal('unavailable', UNAVAILABLE_MESSAGE));
     if (principal?.kind !== 'device')
       return next(refusal('unauthorized', 'unknown, revoked or non-device token'));
     if (await deviceConnected(app, io, principal.id)) {
@@ -280,6 +288,10 @@ function fail(code: ProtocolError['code'], message: string): Reply<never> {
 
 function failure(app: FastifyInstance, err: unknown, deviceId: string): Reply<never> {
   if (err instanceof MalformedBatchError) return fail('malformed', err.message);
+  if (isDatabaseUnavailable(err)) {
+    app.log.warn({ err, device: deviceId }, 'sync request failed: database unavailable');
+    return fail('unavailable', UNAVAILABLE_MESSAGE);
+  }
   app.log.error({ err, device: deviceId }, 'sync request failed');
   return fail('internal', 'the hub could not process this request; retry later');
 }

@@ -19,14 +19,20 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
+/** Tests' webhook receivers listen on loopback: allow-listed as an operator would (README). */
+export const TEST_WEBHOOK_ALLOW_HOSTS = ['127.0.0.1'];
+
 /** The real hub app on a fresh database (PGlite or a fresh Postgres schema); no listening socket. */
-export async function buildTestHub(options: { rateLimitPerMinute?: number } = {}): Promise<TestHub> {
+export async function buildTestHub(
+  options: { rateLimitPerMinute?: number; webhookAllowHosts?: string[] } = {},
+): Promise<TestHub> {
   const database = await createTestDatabase();
   const app = await buildApp({
     config: {
       logLevel: 'silent',
       bodyLimit: 1_048_576,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
+      webhookAllowHosts: options.webhookAllowHosts ?? TEST_WEBHOOK_ALLOW_HOSTS,
     },
     db: database.db,
     // Background jobs run when a test calls app.jobs.runNow(name), never on a timer.

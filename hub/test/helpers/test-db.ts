@@ -18,6 +18,14 @@ export function testDatabaseUrl(): string {
   return url;
 }
 
+/**
+ * How a test's Postgres backends show in pg_stat_activity: named after its schema, so a test can
+ * find (and kill) exactly its own hub's connections on a server other tests share.
+ */
+export function testApplicationName(schema: string): string {
+  return `tillsync-test-${schema}`;
+}
+
 export interface TestDatabase {
   db: Database;
   /** Postgres only: the schema this database lives in. */
@@ -48,7 +56,12 @@ export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promi
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const url = testDatabaseUrl();
-  const db = await PostgresDatabase.connect({ connectionString: url, schema, max: 10 });
+  const db = await PostgresDatabase.connect({
+    connectionString: url,
+    schema,
+    max: 10,
+    applicationName: testApplicationName(schema),
+  });
   await migrate(db);
   return {
     db,

@@ -4,6 +4,8 @@ import type { Api } from './api.js';
 /** What every view may use: the hub, the latest live update, and navigation. */
 export interface Ctx {
   api: Api;
+  /** Whether this token may settle conflicts and dead letters (hq reads only): from GET /v1/me. */
+  canTriage: Promise<boolean>;
   latest(): HqUpdate | null;
   go(hash: string): void;
 }

@@ -1,4 +1,5 @@
 import { byId, mount } from '../../../web/dom.js';
+import type { WhoAmI } from '../../src/schemas/access.js';
 import type { HqUpdate } from '../../src/schemas/health.js';
 import type { Api } from './api.js';
 import type { Ctx, View } from './context.js';
@@ -23,6 +24,11 @@ export function createDashboard(api: Api): Dashboard {
   let latest: HqUpdate | null = null;
   const ctx: Ctx = {
     api,
+    // Unknown (the call failed): offer no actions; the hub would refuse a write anyway.
+    canTriage: api.get<WhoAmI>('/v1/me').then(
+      (me) => me.canTriage,
+      () => false,
+    ),
     latest: () => latest,
     go(hash) {
       if (location.hash !== hash) location.hash = hash;

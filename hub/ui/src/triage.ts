@@ -8,7 +8,8 @@ import { serial } from './serial.js';
 /*
  * A store's open conflicts (resolve with a note) and dead-letter ops (retry, or dismiss with a
  * reason). Rows are kept by id across reloads, so a note being typed survives a live refresh; the
- * outcome of each action is announced in the section's status line.
+ * outcome of each action is announced in the section's status line. An hq token reads only: its
+ * rows show who settles them instead of the actions.
  */
 
 const PAGE = 100;
@@ -28,7 +29,17 @@ interface ListOptions<T extends Item> {
   headers: string[];
   empty: string;
   load(): Promise<{ items: T[]; nextCursor: string | null }>;
-  row(item: T, act: (label: string, action: () => Promise<string>) => Promise<void>): HTMLTableRowElement;
+  /** Whether this token may act on the rows; rows are built once it is known. */
+  canTriage: Promise<boolean>;
+  row(item: T, act: Act | null): HTMLTableRowElement;
+}
+
+type Act = (label: string, action: () => Promise<string>) => Promise<void>;
+
+const READ_ONLY = 'Read-only: settled by an admin or the store manager';
+
+function readOnlyCell(testId: string): HTMLElement {
+  return h('td', { class: 'muted', 'data-testid': testId }, READ_ONLY);
 }
 
 function triageList<T extends Item>(o: ListOptions<T>): TriageSection {
@@ -54,10 +65,11 @@ function triageList<T extends Item>(o: ListOptions<T>): TriageSection {
   };
 
   async function load() {
-    const page = await o.load();
+    const [page, writable] = await Promise.all([o.load(), o.canTriage]);
     const keep = new Set(page.items.map((i) => i.id));
     for (const id of rows.keys()) if (!keep.has(id)) rows.delete(id);
-    for (const item of page.items) if (!rows.has(item.id)) rows.set(item.id, o.row(item, act));
+    for (const item of page.items)
+      if (!rows.has(item.id)) rows.set(item.id, o.row(item, writable ? act : null));
     reconcile(body, page.items.length ? page.items.map((i) => rows.get(i.id)!) : [empty]);
     counter.textContent = String(page.items.length) + (page.nextCursor ? '+' : '');
     more.hidden = page.nextCursor === null;
@@ -140,8 +152,9 @@ function detailsText(details: Record<string, unknown>): string {
     .join(' · ');
 }
 
-export function conflictsSection(api: Api, locationId: string): TriageSection {
+export function conflictsSection(api: Api, locationId: string, canTriage: Promise<boolean>): TriageSection {
   return triageList<Conflict>({
+    canTriage,
     title: 'Open conflicts',
     testId: 'conflicts',
     headers: ['Opened', 'Kind', 'SKU', 'Details', 'Resolve'],
@@ -160,16 +173,18 @@ export function conflictsSection(api: Api, locationId: string): TriageSection {
           detailsText(c.details),
           c.opId ? h('div', { class: 'sub' }, `op ${c.opId}`) : null,
         ),
-        h(
-          'td',
-          {},
-          noteForm(`Note for conflict ${c.id}`, 'Resolve', `resolve-${c.id}`, (note) =>
-            act(`Resolving conflict ${c.id}`, async () => {
-              const done = await api.post<Conflict>(`/v1/conflicts/${c.id}/resolve`, { note });
-              return `Conflict ${done.id} (${done.kind} on ${done.sku ?? '—'}) resolved: ${done.resolution ?? note}`;
-            }),
-          ),
-        ),
+        act
+          ? h(
+              'td',
+              {},
+              noteForm(`Note for conflict ${c.id}`, 'Resolve', `resolve-${c.id}`, (note) =>
+                act(`Resolving conflict ${c.id}`, async () => {
+                  const done = await api.post<Conflict>(`/v1/conflicts/${c.id}/resolve`, { note });
+                  return `Conflict ${done.id} (${done.kind} on ${done.sku ?? '—'}) resolved: ${done.resolution ?? note}`;
+                }),
+              ),
+            )
+          : readOnlyCell(`conflict-${c.id}-read-only`),
       ),
   });
 }
@@ -187,8 +202,9 @@ function opSummary(op: unknown): string {
   return [typeof type === 'string' ? type : 'op', ...items].join(' · ');
 }
 
-export function deadLettersSection(api: Api, locationId: string): TriageSection {
+export function deadLettersSection(api: Api, locationId: string, canTriage: Promise<boolean>): TriageSection {
   return triageList<DeadLetter>({
+    canTriage,
     title: 'Dead-letter ops',
     testId: 'dead-letters',
     headers: ['Received', 'Till', 'Op', 'Refused because', 'Actions'],
@@ -202,31 +218,35 @@ export function deadLettersSection(api: Api, locationId: string): TriageSection 
         h('td', {}, d.deviceId, h('div', { class: 'sub' }, `seq ${d.seq}`)),
         h('td', {}, opSummary(d.op)),
         h('td', {}, h('strong', {}, d.code), h('div', { class: 'sub' }, d.reason)),
-        h(
-          'td',
-          { class: 'actions' },
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'btn',
-              'data-testid': `retry-${d.id}`,
-              title: 'Check the op again now; applied if what refused it was fixed',
-              onclick: () =>
-                act(`Retrying dead letter ${d.id}`, async () => {
-                  await api.post<DeadLetter>(`/v1/sync/dead-letters/${d.id}/retry`);
-                  return `Dead letter ${d.id} retried: the op passed and was applied.`;
+        act
+          ? h(
+              'td',
+              { class: 'actions' },
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'btn',
+                  'data-testid': `retry-${d.id}`,
+                  title: 'Check the op again now; applied if what refused it was fixed',
+                  onclick: () =>
+                    act(`Retrying dead letter ${d.id}`, async () => {
+                      await api.post<DeadLetter>(`/v1/sync/dead-letters/${d.id}/retry`);
+                      return `Dead letter ${d.id} retried: the op passed and was applied.`;
+                    }),
+                },
+                'Retry',
+              ),
+              noteForm(`Reason to dismiss ${d.id}`, 'Dismiss', `dismiss-${d.id}`, (reason) =>
+                act(`Dismissing dead letter ${d.id}`, async () => {
+                  const done = await api.post<DeadLetter>(`/v1/sync/dead-letters/${d.id}/dismiss`, {
+                    reason,
+                  });
+                  return `Dead letter ${done.id} dismissed: ${done.resolution ?? reason}`;
                 }),
-            },
-            'Retry',
-          ),
-          noteForm(`Reason to dismiss ${d.id}`, 'Dismiss', `dismiss-${d.id}`, (reason) =>
-            act(`Dismissing dead letter ${d.id}`, async () => {
-              const done = await api.post<DeadLetter>(`/v1/sync/dead-letters/${d.id}/dismiss`, { reason });
-              return `Dead letter ${done.id} dismissed: ${done.resolution ?? reason}`;
-            }),
-          ),
-        ),
+              ),
+            )
+          : readOnlyCell(`dead-letter-${d.id}-read-only`),
       ),
   });
 }

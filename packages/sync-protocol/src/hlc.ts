@@ -37,6 +37,9 @@ export function compareHlc(a: Hlc, b: Hlc): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** How far ahead of a node's own time a remote stamp may be and still be taken as it is. */
+export const DEFAULT_MAX_FORWARD_DRIFT_MS = 60_000;
+
 export interface HybridClockOptions {
   /** Physical time source; the till passes one corrected by its measured offset to the hub. */
   now?: () => number;
@@ -48,14 +51,14 @@ export interface HybridClockOptions {
 export class HybridClock {
   readonly node: string;
   private readonly now: () => number;
-  private readonly maxForwardDriftMs: number;
+  readonly maxForwardDriftMs: number;
   private wall = 0;
   private counter = 0;
 
   constructor(node: string, options: HybridClockOptions = {}) {
     this.node = node;
     this.now = options.now ?? Date.now;
-    this.maxForwardDriftMs = options.maxForwardDriftMs ?? 60_000;
+    this.maxForwardDriftMs = options.maxForwardDriftMs ?? DEFAULT_MAX_FORWARD_DRIFT_MS;
   }
 
   tick(): Hlc {
@@ -85,6 +88,22 @@ export class HybridClock {
     this.wall = wall;
     this.bumpCounter();
     return true;
+  }
+
+  /** How many ms `remote`'s wall part is ahead of this node's physical time (negative: behind). */
+  aheadBy(remote: Hlc): number {
+    return parseHlc(remote).wall - this.now();
+  }
+
+  /**
+   * Drop what this clock issued from a physical clock later found wrong (a till's clock set 30
+   * days ahead): later ticks follow physical time again, but never go below `floor`, the newest
+   * stamp still waiting to be sent (the node's own unsent ops stay in order).
+   */
+  rebase(floor: Hlc | null): void {
+    this.wall = 0;
+    this.counter = 0;
+    if (floor !== null) this.restore(floor);
   }
 
   /** Resume after a restart from the last timestamp this node issued. */

@@ -8,3 +8,4 @@ export * from './operations.js';
 export * from './primitives.js';
 export * from './reducer.js';
 export * from './stock.js';
+export * from './trusted-clock.js';

@@ -159,6 +159,8 @@ export const ErrorCode = z.enum([
   'malformed',
   'batch_too_large',
   'internal',
+  /** The hub's database is out of reach for now: nothing was applied or acked; retry later. */
+  'unavailable',
 ]);
 export const ProtocolError = z.strictObject({
   code: ErrorCode,

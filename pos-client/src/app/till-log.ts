@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { TillOp } from '@tillsync/sync-protocol';
 import pino, { type Logger } from 'pino';
+import type { TillDamagedError } from '../engine/errors.js';
+import { ensurePrivateFile } from '../engine/private-files.js';
 import type { Till } from '../engine/till.js';
 
 /*
@@ -22,7 +24,9 @@ export interface TillLog {
 export function openTillLog(till: Till, dataDir: string): TillLog {
   // Synchronous writes: a line is in the file before the action it describes returns, and
   // nothing is left in a buffer when the process ends. A till logs a few lines per sale.
-  const file = pino.destination({ dest: join(dataDir, TILL_LOG_FILE), append: true, sync: true });
+  const dest = join(dataDir, TILL_LOG_FILE);
+  ensurePrivateFile(dest); // op ids and receipt ids are the till's business only
+  const file = pino.destination({ dest, append: true, sync: true });
   const logger = pino({ base: { device: till.enrolment?.deviceId ?? null } }, file);
   const onOp = (op: TillOp) =>
     logger.info(
@@ -44,4 +48,13 @@ export function openTillLog(till: Till, dataDir: string): TillLog {
       file.end();
     },
   };
+}
+
+/** The alert for log shipping when the till refuses a damaged database (it cannot open a Till). */
+export function logTillDamaged(err: TillDamagedError): void {
+  const dest = join(err.dataDir, TILL_LOG_FILE);
+  ensurePrivateFile(dest);
+  const file = pino.destination({ dest, append: true, sync: true });
+  pino(file).fatal({ code: err.code, problems: err.problems }, 'till database damaged: refusing to sell');
+  file.end();
 }

@@ -3,8 +3,8 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startTillApp } from '../app/till-app.js';
-import { openTillLog } from '../app/till-log.js';
-import { TillError } from '../engine/errors.js';
+import { logTillDamaged, openTillLog } from '../app/till-log.js';
+import { TillDamagedError, TillError } from '../engine/errors.js';
 import { Till } from '../engine/till.js';
 import { SyncAgent } from '../sync/agent.js';
 import { enrolTill } from '../sync/enrol.js';
@@ -18,6 +18,7 @@ import { recoverOps } from './recover.js';
  *   till sync                                                    push everything waiting, then exit
  *   till serve [--port N]                                        sync, and serve the cashier UI on 127.0.0.1
  *   till recover --from <old data dir>                           take over a dead machine's unsynced ops
+ *                                                                (salvaged from its pages if the file is damaged)
  *   till sell LIP-RED:2 / till status / …                        one action (no other till process running)
  * The data directory is --data, else TILL_DATA_DIR, else ./till-data; the till logs its ops and
  * sync batches to till.log there (JSON lines).
@@ -95,6 +96,7 @@ export async function runTillCli(argv: string[], io: CliIo = defaultIo, env = pr
       till.close();
     }
   } catch (err) {
+    if (err instanceof TillDamagedError && err.dataDir === dataDir) logTillDamaged(err);
     io.err(err instanceof Error ? err.message : String(err));
     return err instanceof TillError ? 2 : 1;
   }

@@ -48,3 +48,34 @@ export class InvalidInputError extends TillError {
     super('invalid_input', message, details);
   }
 }
+
+/**
+ * The till database fails SQLite's integrity check (or is not readable as a database at all). The
+ * till refuses to sell on it: a write into a damaged b-tree can lose sales already recorded, and
+ * the outbox may be missing some. The way out is a fresh data directory and a salvage.
+ */
+export class TillDamagedError extends TillError {
+  constructor(
+    readonly dataDir: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      'till_damaged',
+      `the till database in ${dataDir} is damaged (${problems.slice(0, 3).join('; ')}): this till will not ` +
+        'sell on it. Move that directory aside, enrol a new data directory for the same device ' +
+        '(POST /v1/devices/<id>/enrolment-code, `till enrol`), then run ' +
+        `\`till recover --data <new dir> --from ${dataDir}\` to salvage its unsynced ops`,
+      { problems },
+    );
+  }
+}
+
+/** The device token was sealed by a vault this process does not have (the Electron app's safeStorage). */
+export class TokenSealedError extends TillError {
+  constructor(kind: string) {
+    super(
+      'token_sealed',
+      `this till's device token is sealed by ${kind}, which only the till app can open: sync from the app`,
+    );
+  }
+}

@@ -1,17 +1,23 @@
 import { EventEmitter } from 'node:events';
+import { uptime } from 'node:os';
 import {
   type Ack,
   type AdjustReason,
   available,
+  type ClockJump,
+  DEFAULT_MAX_CLOCK_JUMP_MS,
   emptyRow,
   type Hello,
+  type Hlc,
   HybridClock,
   newOpId,
+  parseHlc,
   type ReservationPush,
   type StockPush,
   type StockRow,
   TillOp,
   type TillOpInput,
+  TrustedClock,
 } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import { type OpenOptions, openTillDb, type TillDb } from './db.js';
@@ -26,11 +32,19 @@ import {
   type RejectedOp,
   TillStore,
 } from './store.js';
+import { openToken, parseSealed, plainVault, sealToken, type TokenVault } from './token-vault.js';
 
 export interface TillOptions extends OpenOptions {
   dataDir: string;
   /** Wall clock (tests pass a fake one). */
   now?: () => number;
+  /** Keeps the device token (default: plain, protected by the data directory's modes). */
+  vault?: TokenVault;
+  /**
+   * A monotonic clock in ms that counts through OS sleep, to catch the wall clock being set
+   * (default os.uptime(); with a fake `now` and none given, `now` itself: no jump is seen).
+   */
+  monotonic?: () => number;
 }
 
 export interface Enrolment {
@@ -51,6 +65,8 @@ export interface TillStatus {
   nextSeq: number;
   cursor: number;
   rejected: RejectedOp[];
+  /** The last time the wall clock was seen set (since start); ops are stamped as if it was not. */
+  clockJump: ClockJump | null;
 }
 
 const LineRef = z.object({ ref: z.string().min(1).max(64), qty: z.number().int().positive().max(1_000_000) });
@@ -66,10 +82,13 @@ const Payments = z.array(
  * Emits 'change' after every local or synced change (the UI refreshes on it) and 'op' when a new op
  * waits in the outbox (the sync agent pushes on it).
  */
-export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
+export class Till extends EventEmitter<{ change: []; op: [TillOp]; clockJump: [ClockJump] }> {
   readonly db: TillDb;
   readonly store: TillStore;
   readonly now: () => number;
+  /** Hub time, as this till reckons it: what its ops are stamped with. */
+  private readonly time: TrustedClock;
+  private clockJump: ClockJump | null = null;
   private clock: HybridClock;
   /** Parsed outbox, seq order: the ops the view applies on top of the hub's rows. */
   private pending: OutboxEntry[];
@@ -80,17 +99,35 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
    */
   private enrolmentCache: Readonly<Enrolment> | null | undefined;
 
-  private constructor(db: TillDb, now: () => number) {
+  private readonly vault: TokenVault;
+
+  private constructor(db: TillDb, now: () => number, monotonic: () => number, vault: TokenVault) {
     super();
     this.db = db;
     this.now = now;
+    this.vault = vault;
     this.store = new TillStore(db, () => this.enrolment?.locationId ?? '');
+    this.time = new TrustedClock({
+      wall: now,
+      monotonic,
+      offsetMs: this.store.meta('clockOffsetMs') ?? 0,
+      onJump: (jump) => this.clockJumped(jump),
+    });
     this.clock = this.makeClock();
     this.pending = this.store.outboxAfter(0, Number.MAX_SAFE_INTEGER);
+    this.upgradeTokenSeal();
   }
 
   static open(options: TillOptions): Till {
-    return new Till(openTillDb(options.dataDir, options), options.now ?? Date.now);
+    const db = openTillDb(options.dataDir, options);
+    const now = options.now ?? Date.now;
+    const monotonic = options.monotonic ?? (options.now ? options.now : () => uptime() * 1000);
+    try {
+      return new Till(db, now, monotonic, options.vault ?? plainVault);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
 
   close(): void {
@@ -115,13 +152,35 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
       m('hubUrl'),
     ];
     if (!deviceId || !locationId || !token || !hubUrl) return null;
+    const vault = this.vault;
     return {
       deviceId: String(deviceId),
       locationId: String(locationId),
       name: String(name ?? ''),
-      token: String(token),
+      // Opened when sync needs it: selling, status and recover work without the sealing vault.
+      get token() {
+        return openToken(vault, String(token));
+      },
       hubUrl: String(hubUrl),
     };
+  }
+
+  /**
+   * A token stored plain (enrolled from the CLI, or before vaults) is sealed by a stronger vault
+   * the first time it opens this till, and the plain copy is scrubbed from free pages and the WAL.
+   */
+  private upgradeTokenSeal(): void {
+    const stored = this.store.meta('token');
+    if (stored === undefined || this.vault.kind === plainVault.kind) return;
+    if (parseSealed(stored).kind !== plainVault.kind) return;
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.store.setMeta('token', sealToken(this.vault, openToken(this.vault, stored)));
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.pragma('secure_delete = OFF');
+    }
+    this.enrolmentCache = undefined;
   }
 
   /**
@@ -131,7 +190,9 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
   saveEnrolment(e: Enrolment, hubAckedSeq = 0): void {
     try {
       this.db.transaction(() => {
-        for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>) this.store.setMeta(k, v);
+        // An empty token stays empty: "no token" reads as not enrolled.
+        for (const [k, v] of Object.entries(e) as Array<[keyof Enrolment, string]>)
+          this.store.setMeta(k, k === 'token' && v ? sealToken(this.vault, v) : v);
         const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hubAckedSeq);
         this.store.setMeta('lastAckedSeq', acked);
         this.store.setMeta('nextSeq', Math.max(this.store.meta('nextSeq') ?? 1, acked + 1));
@@ -152,13 +213,36 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
 
   private makeClock(): HybridClock {
     const clock = new HybridClock(this.store.meta('deviceId') ?? 'unenrolled', {
-      // Stamp ops with hub-corrected time: a till whose clock is hours off still orders its ops
-      // correctly against counts made elsewhere.
-      now: () => this.now() - (this.store.meta('clockOffsetMs') ?? 0),
+      // Stamp ops with hub-corrected time kept by a monotonic clock: a till whose clock is hours
+      // off, or is set while it runs, still orders its ops correctly against counts made elsewhere.
+      now: () => this.time.now(),
     });
     const last = this.store.meta('lastHlc');
-    if (last) clock.restore(last);
+    if (last) {
+      this.time.atLeast(parseHlc(last).wall);
+      clock.restore(last);
+    }
     return clock;
+  }
+
+  /** The wall clock was set: keep the corrected offset (restart, heartbeat) and say so. */
+  private clockJumped(jump: ClockJump): void {
+    this.clockJump = jump;
+    this.store.setMeta('clockOffsetMs', this.time.offsetMs);
+    this.emit('clockJump', jump);
+  }
+
+  /**
+   * With the hub's time known: stop stamping ahead of it (the clock was set ahead before a
+   * restart), except that ops still in the outbox keep every later op ordered after them.
+   */
+  private settleClock(): void {
+    const last = this.store.meta('lastHlc');
+    if (!last || parseHlc(last).wall - this.time.now() <= DEFAULT_MAX_CLOCK_JUMP_MS) return;
+    let floor: Hlc | null = null;
+    for (const e of this.pending) if (floor === null || e.op.hlc > floor) floor = e.op.hlc;
+    this.clock.rebase(floor);
+    this.store.setMeta('lastHlc', this.clock.tick());
   }
 
   // ── cashier actions ──────────────────────────────────────────────────────────────────────
@@ -385,6 +469,7 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
       nextSeq: this.store.meta('nextSeq') ?? 1,
       cursor: this.store.meta('cursor') ?? 0,
       rejected: this.store.rejected(),
+      clockJump: this.clockJump,
     };
   }
 
@@ -402,6 +487,7 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
    */
   applyHello(hello: Hello, pulled: StockPush[], clockOffsetMs: number): void {
     this.db.transaction(() => {
+      this.time.rebase(clockOffsetMs);
       this.store.setMeta('clockOffsetMs', clockOffsetMs);
       const acked = Math.max(this.store.meta('lastAckedSeq') ?? 0, hello.lastAckedSeq);
       this.store.setMeta('lastAckedSeq', acked);
@@ -411,6 +497,7 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
       this.refreshView(changed);
       this.store.setMeta('lastSyncAt', this.now());
     })();
+    this.settleClock();
     this.clock.receive(hello.serverHlc);
     this.emit('change');
   }
@@ -442,6 +529,7 @@ export class Till extends EventEmitter<{ change: []; op: [TillOp] }> {
       this.refreshView(changed);
       this.store.setMeta('lastSyncAt', this.now());
     })();
+    this.settleClock();
     this.emit('change');
   }
 

@@ -3,6 +3,7 @@ import {
   Ack,
   ChecksumReply,
   type ClientToHubEvents,
+  type ClockJump,
   Hello,
   type HubToClientEvents,
   LIMITS,
@@ -90,6 +91,11 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   private pulling: Promise<void> | null = null;
   private driftRepairs = 0;
   private readonly onOp = () => void this.pushLoop();
+  private readonly onClockJump = (jump: ClockJump) =>
+    this.log?.info(
+      { clockJumpMs: jump.byMs, at: jump.at },
+      'till clock was set: stamping by the monotonic clock',
+    );
 
   constructor(
     private readonly till: Till,
@@ -126,12 +132,14 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   start(): void {
     if (this.current !== 'stopped' && this.current !== 'refused') return;
     this.till.on('op', this.onOp);
+    this.till.on('clockJump', this.onClockJump);
     this.connect();
   }
 
   /** Stop syncing and close the connection (idempotent). Unsent ops stay in the outbox. */
   async stop(): Promise<void> {
     this.till.off('op', this.onOp);
+    this.till.off('clockJump', this.onClockJump);
     this.teardown();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
@@ -185,7 +193,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     socket.on('hello', (payload) => {
       const hello = Hello.safeParse(payload);
       if (!hello.success) return this.retryLater('hub sent a malformed hello');
-      void this.catchUp(socket, hello.data, Date.now()).catch((err: unknown) =>
+      void this.catchUp(socket, hello.data, this.till.now()).catch((err: unknown) =>
         this.retryLater(errorText(err)),
       );
     });

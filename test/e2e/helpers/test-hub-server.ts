@@ -5,8 +5,14 @@ import { PostgresDatabase } from '../../../hub/src/db/postgres.js';
 import type { HealthThresholds } from '../../../hub/src/schemas/health.js';
 import { DEFAULT_THRESHOLDS } from '../../../hub/src/services/health/evaluate.js';
 import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
+import { TEST_WEBHOOK_ALLOW_HOSTS } from '../../../hub/test/helpers/build-hub.js';
 import { seedCatalog } from '../../../hub/test/helpers/fixtures.js';
-import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../../../hub/test/helpers/test-db.js';
+import {
+  createTestDatabase,
+  type TestDatabase,
+  testApplicationName,
+  testDatabaseUrl,
+} from '../../../hub/test/helpers/test-db.js';
 
 export interface TestHubOptions {
   /** Health thresholds to judge by (tests shorten them from minutes to moments). */
@@ -44,7 +50,12 @@ export class TestHubServer {
   async peer(): Promise<TestHubServer> {
     const schema = this.database.schema;
     if (!schema) throw new Error('a hub on PGlite is single-instance: it has no peers');
-    const db = await PostgresDatabase.connect({ connectionString: testDatabaseUrl(), schema, max: 10 });
+    const db = await PostgresDatabase.connect({
+      connectionString: testDatabaseUrl(),
+      schema,
+      max: 10,
+      applicationName: testApplicationName(schema),
+    });
     const peer = new TestHubServer({ db, schema, drop: () => db.close() }, this.adminToken, this.options);
     await peer.resume();
     return peer;
@@ -74,6 +85,7 @@ export class TestHubServer {
         logLevel: this.options.logStream ? 'info' : 'silent',
         bodyLimit: 1_048_576,
         rateLimitPerMinute: 100_000,
+        webhookAllowHosts: TEST_WEBHOOK_ALLOW_HOSTS,
         ...(this.options.health ? { health: { ...DEFAULT_THRESHOLDS, ...this.options.health } } : {}),
       },
       db: this.database.db,

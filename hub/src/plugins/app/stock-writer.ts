@@ -29,12 +29,20 @@ export interface LocationCommit {
 export class StockWriter {
   /** (commits, origin): origin is the sync connection that caused them, if any. */
   readonly commits = new EventEmitter<{ commit: [LocationCommit[], string | undefined] }>();
-  /** This hub instance's clock, stamping every op the hub itself originates. */
-  readonly clock = new HybridClock(
-    `hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-  );
+  /**
+   * This hub instance's clock, stamping every op the hub itself originates. It takes a till's
+   * stamp only up to `maxClockAheadMs` ahead of its own time (sync/clock-bounds.ts).
+   */
+  readonly clock: HybridClock;
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    options: { maxClockAheadMs?: number } = {},
+  ) {
+    this.clock = new HybridClock(`hub-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`, {
+      maxForwardDriftMs: options.maxClockAheadMs,
+    });
+  }
 
   async write<T>(fn: WriteFn<T>): Promise<T> {
     return (await this.writeAndAnnounce(fn)).result;
@@ -104,8 +112,8 @@ declare module 'fastify' {
 }
 
 export default fp(
-  async (app: FastifyInstance) => {
-    app.decorate('stock', new StockWriter(app.db));
+  async (app: FastifyInstance, options: { maxClockAheadMs?: number }) => {
+    app.decorate('stock', new StockWriter(app.db, options));
   },
   { name: 'stock-writer', dependencies: ['db'] },
 );

@@ -2,18 +2,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
 import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
 import { Conflict, ConflictListQuery, ConflictParams, ConflictResolve } from '../../schemas/conflicts.js';
-import { readScope } from '../../services/access.js';
+import { readScope, TRIAGE_READERS, TRIAGE_WRITERS } from '../../services/access.js';
 import { listConflicts, resolveConflict } from '../../services/conflicts.js';
 
 const tags = ['conflicts'];
-const TRIAGE = ['admin', 'hq', 'store_manager'] as const;
 
 /** HQ triage of the conflicts the hub settled: oversells, pickup and transfer mismatches, broken reservations. */
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/conflicts',
     {
-      preHandler: app.authorize(TRIAGE),
+      preHandler: app.authorize(TRIAGE_READERS),
       schema: {
         tags,
         summary: 'Conflicts, newest first (filter by location, status, kind, SKU; cursor pagination)',
@@ -31,12 +30,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/conflicts/:id/resolve',
     {
-      preHandler: app.authorize(TRIAGE),
+      preHandler: app.authorize(TRIAGE_WRITERS),
       schema: {
         tags,
         summary: 'Resolve a conflict with a note (emits conflict.resolved)',
         description:
-          '409 already_resolved when it was resolved before. A store manager: its own location only.',
+          '409 already_resolved when it was resolved before. admin, or a store manager at its own location (hq reads only).',
         params: ConflictParams,
         body: ConflictResolve,
         response: { 200: Conflict, ...errorResponses, 409: ErrorBody },

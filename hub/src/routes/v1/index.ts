@@ -4,6 +4,7 @@ import conflicts from './conflicts.js';
 import devices from './devices.js';
 import inventory from './inventory.js';
 import locations from './locations.js';
+import me from './me.js';
 import movements from './movements.js';
 import orders from './orders.js';
 import products from './products.js';
@@ -26,4 +27,5 @@ export default async function v1(app: FastifyInstance): Promise<void> {
   await app.register(orders);
   await app.register(reservations);
   await app.register(webhooks);
+  await app.register(me);
 }

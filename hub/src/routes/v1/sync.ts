@@ -5,7 +5,7 @@ import { principalOf } from '../../plugins/app/auth.js';
 import { ErrorBody, errorResponses, PageQuery, page } from '../../schemas/common.js';
 import { DeadLetter, DeadLetterDismiss, DeadLetterParams } from '../../schemas/devices.js';
 import { SyncActivity, SyncHealth } from '../../schemas/health.js';
-import { readScope } from '../../services/access.js';
+import { readScope, TRIAGE_READERS, TRIAGE_WRITERS } from '../../services/access.js';
 import { dismissDeadLetter, listDeadLetters } from '../../services/dead-letters.js';
 import { syncActivity } from '../../services/health/activity.js';
 import { syncHealth } from '../../services/health/sync-health.js';
@@ -16,7 +16,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/sync/dead-letters',
     {
-      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      preHandler: app.authorize(TRIAGE_READERS),
       schema: {
         tags: ['sync'],
         summary: 'Operations the hub rejected, with the reason (they never block later ops)',
@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/sync/dead-letters/:id/retry',
     {
-      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      preHandler: app.authorize(TRIAGE_WRITERS),
       schema: {
         tags: ['sync'],
         summary: "Check a rejected op again and, if it now passes, apply it as its till's op",
@@ -47,7 +47,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'The same checks as a push. Passes when what refused it was fixed since (unknown_sku: the ' +
           'product was created; unknown_location); else 409 still_rejected with the current reason, ' +
           'and the dead letter stays open. Never applies an op twice: 409 already_resolved once retried ' +
-          'or dismissed. A store manager settles its own location only.',
+          'or dismissed. admin, or a store manager at its own location (hq reads only).',
         params: DeadLetterParams,
         response: { 200: DeadLetter, ...errorResponses, 409: ErrorBody },
       },
@@ -63,12 +63,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/sync/dead-letters/:id/dismiss',
     {
-      preHandler: app.authorize(['admin', 'hq', 'store_manager']),
+      preHandler: app.authorize(TRIAGE_WRITERS),
       schema: {
         tags: ['sync'],
         summary: 'Give up on a rejected op, saying why (it stays listed, dismissed)',
         description:
-          '409 already_resolved once retried or dismissed. A store manager: its own location only.',
+          '409 already_resolved once retried or dismissed. admin, or a store manager at its own location (hq reads only).',
         params: DeadLetterParams,
         body: DeadLetterDismiss,
         response: { 200: DeadLetter, ...errorResponses, 409: ErrorBody },

@@ -32,6 +32,13 @@ const signing =
   'anything else is retried with exponential backoff (about 5 s, doubling, capped at 1 h) up to 10 ' +
   'attempts. Delivery is at-least-once: de-duplicate on eventId.';
 
+const targets =
+  'The URL must name a public unicast address: a host resolving to a loopback, private, link-local, ' +
+  'CGNAT, multicast, unspecified or unique-local address (IPv4 or IPv6, IPv4-mapped forms included) ' +
+  'is refused with 400 webhook_target_refused (400 webhook_target_unresolved when it does not ' +
+  'resolve) unless the hub allow-lists it (TILLSYNC_WEBHOOK_ALLOW_HOSTS). The same check is made ' +
+  'at every delivery, on the address connected to. Redirects are not followed.';
+
 /** Outbound webhooks for order and stock events: subscriptions and their delivery log. */
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -41,12 +48,15 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Subscribe a URL to events (exact types, or "order.*"); the secret is shown once',
-        description: signing,
+        description: `${signing} ${targets}`,
         body: WebhookCreate,
         response: { 201: WebhookCreated, ...errorResponses },
       },
     },
-    async (request, reply) => reply.status(201).send(await createWebhook(app.db, request.body)),
+    async (request, reply) => {
+      await app.webhookTargets.check(request.body.url);
+      return reply.status(201).send(await createWebhook(app.db, request.body));
+    },
   );
 
   app.get(

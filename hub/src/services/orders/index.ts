@@ -17,4 +17,10 @@ export {
   shipOrder,
 } from './lifecycle.js';
 export { getOrder, listOrders } from './queries.js';
-export { reallocateBrokenReservations, recordTillPickup, type TillPickup } from './till.js';
+export {
+  checkTillPickup,
+  type PickupCheck,
+  reallocateBrokenReservations,
+  recordTillPickup,
+  type TillPickup,
+} from './till.js';

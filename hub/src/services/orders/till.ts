@@ -1,15 +1,17 @@
 import type { Queryable } from '../../db/database.js';
 import type { ReservationChangeAt } from '../../sync/reservation-feed.js';
+import { endBrokenReservation, openBrokenReservation, openConflict } from '../conflicts.js';
 import { emitEvent } from '../events.js';
+import { mergeLines } from '../transfers.js';
 import { lockCandidates, type Placement, routeLine } from './allocate.js';
 import { type Apply, heldBy, holdUnits, type Mover, settleRows, settleUnits } from './allocations.js';
 import { ORDER_COLUMNS, type OrderRecord, recordHistory, transition } from './records.js';
 
 /*
  * What a till's push batch means for orders. The sync layer calls these inside its push
- * transaction, after the batch's ops went through the ledger, and publishes the returned
- * reservation changes once it has committed. Neither throws for a mismatch: a till's sale or
- * pickup is a physical fact, so disagreements become conflicts for people to settle.
+ * transaction and publishes the returned reservation changes once it has committed. Neither
+ * throws for a mismatch: a till's sale or pickup is a physical fact, so disagreements become
+ * conflicts for people to settle.
  */
 
 export interface TillPickup {
@@ -20,15 +22,57 @@ export interface TillPickup {
   deviceId?: string;
 }
 
+interface Line {
+  sku: string;
+  qty: number;
+}
+
 const HANDED_OVER_FROM: ReadonlySet<OrderRecord['status']> = new Set(['pending', 'confirmed', 'processing']);
 
 /**
- * A till handed a pickup order over; its `pickup` op already took the units off on_hand and
- * reserved. Mark the held allocations fulfilled, and the order delivered once nothing is held any
- * more. An unknown order, one that is not a pickup at that store or not open, or lines beyond
- * what is held there, are recorded as a 'pickup_mismatch' conflict instead.
+ * How much of a till's pickup is the order's: `held` are units the order holds at the till's
+ * location (applied as a pickup: off on_hand and reserved), `unheld` the rest (off the shelf
+ * only: the location's other reservations are not this order's to take). `mismatch` says why
+ * anything is unheld.
  */
-export async function recordTillPickup(tx: Queryable, op: TillPickup): Promise<ReservationChangeAt[]> {
+export interface PickupCheck {
+  order: OrderRecord | undefined;
+  held: Line[];
+  unheld: Line[];
+  mismatch: string | null;
+  /** Units the order holds at this location, per SKU, before the pickup. */
+  heldHere: ReadonlyMap<string, number>;
+  heldTotal: number;
+}
+
+/** The decision, without I/O: a pickup against the order and what it holds at the till's location. */
+export function decidePickup(
+  op: Pick<TillPickup, 'locationId' | 'lines'>,
+  order: Pick<OrderRecord, 'kind' | 'fulfilment' | 'pickup_location_id' | 'status'> | undefined,
+  heldHere: ReadonlyMap<string, number>,
+): { held: Line[]; unheld: Line[]; mismatch: string | null } {
+  const lines = mergeLines(op.lines);
+  const refused = !order
+    ? 'unknown_order'
+    : order.kind !== 'order' || order.fulfilment !== 'pickup' || order.pickup_location_id !== op.locationId
+      ? 'not_a_pickup_order_of_this_store'
+      : !HANDED_OVER_FROM.has(order.status)
+        ? `order_${order.status}`
+        : null;
+  if (refused !== null) return { held: [], unheld: lines, mismatch: refused };
+  const held = lines.flatMap((l) => {
+    const qty = Math.min(l.qty, heldHere.get(l.sku) ?? 0);
+    return qty > 0 ? [{ sku: l.sku, qty }] : [];
+  });
+  const unheld = lines.flatMap((l) => {
+    const qty = l.qty - Math.min(l.qty, heldHere.get(l.sku) ?? 0);
+    return qty > 0 ? [{ sku: l.sku, qty }] : [];
+  });
+  return { held, unheld, mismatch: unheld.length > 0 ? 'more_than_held' : null };
+}
+
+/** Lock the order and check a till's pickup against it, before its units move. */
+export async function checkTillPickup(tx: Queryable, op: TillPickup): Promise<PickupCheck> {
   const { rows } = await tx.query<OrderRecord>(
     `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE`,
     [op.orderId],
@@ -36,43 +80,51 @@ export async function recordTillPickup(tx: Queryable, op: TillPickup): Promise<R
   const order = rows[0];
   const held = order ? await heldBy(tx, order.id) : [];
   const heldHere = new Map(held.filter((h) => h.locationId === op.locationId).map((h) => [h.sku, h.qty]));
-  const over = op.lines.filter((l) => l.qty > (heldHere.get(l.sku) ?? 0));
-  const mismatch = !order
-    ? 'unknown_order'
-    : order.kind !== 'order' || order.fulfilment !== 'pickup' || order.pickup_location_id !== op.locationId
-      ? 'not_a_pickup_order_of_this_store'
-      : !HANDED_OVER_FROM.has(order.status)
-        ? `order_${order.status}`
-        : over.length > 0
-          ? 'more_than_held'
-          : null;
-  if (!order || mismatch !== null) {
-    await tx.query(
-      `INSERT INTO conflicts (location_id, kind, sku, op_id, details) VALUES ($1, 'pickup_mismatch', $2, $3, $4)`,
-      [
-        op.locationId,
-        op.lines[0]?.sku ?? null,
-        op.opId,
-        JSON.stringify({
-          orderId: op.orderId,
-          reason: mismatch,
-          status: order?.status ?? null,
-          lines: op.lines.map((l) => ({ sku: l.sku, qty: l.qty, held: heldHere.get(l.sku) ?? 0 })),
-        }),
-      ],
-    );
-    return [];
+  return {
+    order,
+    heldHere,
+    heldTotal: held.reduce((n, h) => n + h.qty, 0),
+    ...decidePickup(op, order, heldHere),
+  };
+}
+
+/**
+ * A till handed a pickup order over and the checked units moved (`check.held` as a pickup op,
+ * `check.unheld` off the shelf only). Mark the held allocations fulfilled, the order delivered
+ * once nothing is held any more, and open a 'pickup_mismatch' conflict for anything unheld.
+ */
+export async function recordTillPickup(
+  tx: Queryable,
+  op: TillPickup,
+  given?: PickupCheck,
+): Promise<ReservationChangeAt[]> {
+  const check = given ?? (await checkTillPickup(tx, op));
+  const { order } = check;
+  if (check.mismatch !== null) {
+    await openConflict(tx, {
+      locationId: op.locationId,
+      kind: 'pickup_mismatch',
+      sku: op.lines[0]?.sku ?? null,
+      opId: op.opId,
+      details: {
+        orderId: op.orderId,
+        reason: check.mismatch,
+        status: order?.status ?? null,
+        lines: op.lines.map((l) => ({ sku: l.sku, qty: l.qty, held: check.heldHere.get(l.sku) ?? 0 })),
+      },
+    });
   }
-  const items = op.lines.map((l) => ({ locationId: op.locationId, sku: l.sku, qty: l.qty }));
+  if (!order || check.held.length === 0) return [];
+  const items = check.held.map((l) => ({ locationId: op.locationId, sku: l.sku, qty: l.qty }));
   const changes = await settleRows(tx, order, items, 'fulfilled');
   const actor = op.deviceId ? `device:${op.deviceId}` : 'system';
-  const stillHeld = held.reduce((n, h) => n + h.qty, 0) - items.reduce((n, i) => n + i.qty, 0);
+  const stillHeld = check.heldTotal - items.reduce((n, i) => n + i.qty, 0);
   if (stillHeld === 0) {
     await transition(tx, order, 'delivered', actor, 'picked_up', { opId: op.opId });
   } else {
     await recordHistory(tx, order.id, order.status, order.status, actor, 'partly_picked_up', {
       opId: op.opId,
-      lines: op.lines,
+      lines: check.held,
     });
   }
   return changes;
@@ -93,7 +145,8 @@ type OrderRow = Omit<OrderRecord, 'created_key'>;
  * first. A shipping order's units move to other locations by the routing rule (release here,
  * reserve there, as far as they can serve); whatever cannot move, and pickup orders and external
  * holds, stays held but flags the order at risk, with a 'broken_reservation' conflict and an
- * `order.at_risk` event. Returns every reservation change made.
+ * `order.at_risk` event, once per episode (services/conflicts.ts). Returns every reservation
+ * change made.
  */
 export async function reallocateBrokenReservations(
   tx: Queryable,
@@ -146,10 +199,13 @@ async function rescue(m: Mover, order: OrderRow, lost: Placement): Promise<Reser
     const details = { from: lost.locationId, sku: lost.sku, qty: moved, to: placements };
     await recordHistory(tx, order.id, order.status, order.status, m.actor, 'reallocated', details);
     await emitEvent(tx, 'order.reallocated', { orderId: order.id, ...details }, lost.locationId);
+    await endBrokenReservation(tx, order.id);
   }
   const short = lost.qty - moved;
   if (short > 0) {
-    await tx.query('UPDATE orders SET at_risk = true, updated_at = now() WHERE id = $1', [order.id]);
+    await tx.query('UPDATE orders SET at_risk = true, updated_at = now() WHERE id = $1 AND NOT at_risk', [
+      order.id,
+    ]);
     const details = {
       orderId: order.id,
       kind: order.kind,
@@ -157,12 +213,11 @@ async function rescue(m: Mover, order: OrderRow, lost: Placement): Promise<Reser
       short,
       fulfilment: order.fulfilment,
     };
-    await tx.query(
-      `INSERT INTO conflicts (location_id, kind, sku, details) VALUES ($1, 'broken_reservation', $2, $3)`,
-      [lost.locationId, lost.sku, JSON.stringify(details)],
-    );
-    await recordHistory(tx, order.id, order.status, order.status, m.actor, 'at_risk', details);
-    await emitEvent(tx, 'order.at_risk', { ...details, locationId: lost.locationId }, lost.locationId);
+    // Once per episode: a later push finding the order still short adds nothing.
+    if (await openBrokenReservation(tx, { locationId: lost.locationId, sku: lost.sku, details })) {
+      await recordHistory(tx, order.id, order.status, order.status, m.actor, 'at_risk', details);
+      await emitEvent(tx, 'order.at_risk', { ...details, locationId: lost.locationId }, lost.locationId);
+    }
   }
   return changes;
 }

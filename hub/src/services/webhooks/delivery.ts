@@ -1,6 +1,7 @@
 import type { Database } from '../../db/database.js';
 import { claimDue, recordAttempt } from './outbox.js';
 import { sendDelivery } from './sender.js';
+import type { TargetGuard } from './targets.js';
 
 export interface DeliverySettings {
   /** Per request, the receiver's answer included. */
@@ -53,6 +54,7 @@ export type DeliveryFailureListener = (outcome: 'retrying' | 'failed') => void;
 export async function deliverDue(
   db: Database,
   s: DeliverySettings,
+  guard: TargetGuard,
   onFailure: DeliveryFailureListener = () => undefined,
 ): Promise<number> {
   let attempts = 0;
@@ -60,7 +62,7 @@ export async function deliverDue(
     const { claimed, taken } = await claimDue(db, s.batchSize, s.leaseMs);
     await Promise.all(
       claimed.map(async (delivery) => {
-        const result = await sendDelivery(delivery, s.timeoutMs);
+        const result = await sendDelivery(delivery, s.timeoutMs, guard);
         if (result.error === null) return recordAttempt(db, delivery, result, 'delivered', null);
         const outcome = delivery.attempt >= s.maxAttempts ? 'failed' : 'retrying';
         onFailure(outcome);

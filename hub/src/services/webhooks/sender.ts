@@ -1,9 +1,10 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AttemptResult, ClaimedDelivery } from './outbox.js';
 import { signatureHeader } from './signing.js';
-
-/** How much of a failing receiver's answer the delivery log keeps. */
-const ERROR_EXCERPT_CHARS = 300;
+import type { TargetGuard } from './targets.js';
 
 /** The JSON body of a delivery: the same bytes on every attempt of one event. */
 export function deliveryBody(delivery: ClaimedDelivery): string {
@@ -15,8 +16,17 @@ export function deliveryBody(delivery: ClaimedDelivery): string {
   });
 }
 
-/** POST one delivery, signed, within `timeoutMs` (the answer's body included). Never throws. */
-export async function sendDelivery(delivery: ClaimedDelivery, timeoutMs: number): Promise<AttemptResult> {
+/**
+ * POST one delivery, signed, within `timeoutMs` (until the answer's status line). Only the status
+ * is kept: the receiver's body is never read, so the delivery log cannot carry what an internal
+ * service answered. Redirects are not followed. The socket connects only to addresses `guard`
+ * checked (./targets.ts). Never throws.
+ */
+export async function sendDelivery(
+  delivery: ClaimedDelivery,
+  timeoutMs: number,
+  guard: TargetGuard,
+): Promise<AttemptResult> {
   const body = deliveryBody(delivery);
   const timestamp = Math.floor(Date.now() / 1000);
   const startedAt = new Date();
@@ -27,52 +37,57 @@ export async function sendDelivery(delivery: ClaimedDelivery, timeoutMs: number)
     durationMs: Math.round(performance.now() - t0),
     startedAt,
   });
+  const url = new URL(delivery.url);
+  const refused = guard.literalRefusal(url);
+  if (refused !== null) return done(null, `webhook_target_refused: ${refused}`);
   try {
-    const res = await fetch(delivery.url, {
-      method: 'POST',
-      body,
-      // A redirect is an answer to fix at the subscription, not a place to send signed data.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'tillsync-webhooks/1',
-        'x-tillsync-event-id': delivery.eventId,
-        'x-tillsync-event-type': delivery.eventType,
-        'x-tillsync-timestamp': String(timestamp),
-        'x-tillsync-signature': signatureHeader(delivery.secret, timestamp, body),
-      },
+    const status = await post(url, body, timeoutMs, guard.lookup, {
+      'content-type': 'application/json',
+      'user-agent': 'tillsync-webhooks/1',
+      'x-tillsync-event-id': delivery.eventId,
+      'x-tillsync-event-type': delivery.eventType,
+      'x-tillsync-timestamp': String(timestamp),
+      'x-tillsync-signature': signatureHeader(delivery.secret, timestamp, body),
     });
-    const excerpt = await readExcerpt(res);
-    if (res.status >= 200 && res.status < 300) return done(res.status, null);
-    return done(res.status, `HTTP ${res.status}${excerpt ? `: ${excerpt}` : ''}`);
+    return done(status, status >= 200 && status < 300 ? null : `HTTP ${status}`);
   } catch (err) {
     return done(null, describeError(err, timeoutMs));
   }
 }
 
-/** The start of the answer's body, without reading more of it than that. */
-async function readExcerpt(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (text.length < ERROR_EXCERPT_CHARS) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  await reader.cancel();
-  return text.slice(0, ERROR_EXCERPT_CHARS).trim();
+/** The status of the answer to one POST; the connection is dropped once the status is in. */
+function post(
+  url: URL,
+  body: string,
+  timeoutMs: number,
+  lookup: LookupFunction,
+  headers: Record<string, string>,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        // No pooled socket: each delivery connects through `lookup`, checked anew.
+        agent: false,
+        lookup,
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (res) => {
+        resolve(res.statusCode ?? 0);
+        res.destroy();
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 function describeError(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
     return `timed out after ${timeoutMs} ms`;
-  const cause = err instanceof Error ? err.cause : undefined;
-  if (cause instanceof Error) {
-    const code = 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
-    return code ? `${code}: ${cause.message}` : cause.message;
-  }
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  return code ? `${code}: ${err.message}` : err.message;
 }
