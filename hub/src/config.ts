@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_APPLICATION_NAME, DEFAULT_POSTGRES_TIMEOUTS } from './db/postgres.js';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
 import { DEFAULT_RETENTION } from './services/retention.js';
+import { DEFAULT_DELIVERY_SETTINGS } from './services/webhooks/delivery.js';
 import { validAllowEntry } from './services/webhooks/targets.js';
 
 export const DEFAULT_ORDER_TTL_SECONDS = 900;
@@ -88,6 +89,14 @@ export const HubConfig = z.object({
       (entries) => entries.every(validAllowEntry),
       'each entry a host name, an IP address or a CIDR range',
     ),
+  /** Webhook delivery retries (README, "Webhooks"). */
+  webhooks: z
+    .object({
+      retryBaseMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.baseDelayMs),
+      retryMaxMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.maxDelayMs),
+      maxAttempts: z.coerce.number().int().positive().default(DEFAULT_DELIVERY_SETTINGS.maxAttempts),
+    })
+    .prefault({}),
   /** How long growing tables keep rows (services/retention.ts, README "Retention"). */
   retention: z
     .object({
@@ -140,6 +149,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
     maxClockAheadMs: env.TILLSYNC_MAX_CLOCK_AHEAD_SECONDS,
     webhookAllowHosts: env.TILLSYNC_WEBHOOK_ALLOW_HOSTS,
+    webhooks: {
+      retryBaseMs: env.TILLSYNC_WEBHOOK_RETRY_BASE_SECONDS,
+      retryMaxMs: env.TILLSYNC_WEBHOOK_RETRY_MAX_SECONDS,
+      maxAttempts: env.TILLSYNC_WEBHOOK_MAX_ATTEMPTS,
+    },
     retention: {
       eventsMs: env.TILLSYNC_RETAIN_EVENTS_DAYS,
       webhookAttemptsMs: env.TILLSYNC_RETAIN_WEBHOOK_ATTEMPTS_DAYS,

@@ -25,7 +25,12 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
     if (!database) await db.close();
     throw err;
   }
-  const app = await buildApp({ config, db });
+  const { retryBaseMs, retryMaxMs, maxAttempts } = config.webhooks;
+  const app = await buildApp({
+    config,
+    db,
+    webhooks: { baseDelayMs: retryBaseMs, maxDelayMs: retryMaxMs, maxAttempts },
+  });
   const address = await app.listen({ host: config.host, port: config.port });
   return {
     app,

@@ -21,6 +21,7 @@ const FAMILIES = [
   'tillsync_reserved_units',
   'tillsync_orders_open',
   'tillsync_webhook_delivery_failures_total',
+  'tillsync_webhook_deliveries_pending',
   'tillsync_db_pool_connections',
   'tillsync_db_pool_idle',
   'tillsync_db_pool_waiting',
@@ -196,7 +197,7 @@ describe(`/metrics on ${testDbKind()}`, () => {
     expect(m.value('tillsync_orders_open')).toBe(0);
   });
 
-  it('counts failed webhook deliveries: retrying, then given up', async () => {
+  it('counts failed webhook deliveries (retrying, then given up) and the ones still pending', async () => {
     const receiver = createServer((_req, res) => res.writeHead(500).end('down'));
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const app = await buildApp({
@@ -223,8 +224,12 @@ describe(`/metrics on ${testDbKind()}`, () => {
 
       const failures = async (outcome: string) =>
         (await scrape(app)).value('tillsync_webhook_delivery_failures_total', { outcome }) ?? 0;
+      const pending = async () =>
+        (await scrape(app)).value('tillsync_webhook_deliveries_pending', { webhook: id });
+      expect(await pending()).toBe(1);
       await app.jobs.runNow('webhook-delivery');
       expect(await failures('retrying')).toBe(1);
+      expect(await pending()).toBe(1);
       await expect
         .poll(async () => {
           await app.jobs.runNow('webhook-delivery');
@@ -232,6 +237,8 @@ describe(`/metrics on ${testDbKind()}`, () => {
         })
         .toBe(1);
       expect(await failures('retrying')).toBe(1);
+      // Given up: no longer pending (the gauge leaves the webhook out).
+      expect(await pending()).toBeUndefined();
     } finally {
       await app.close();
       receiver.closeAllConnections();

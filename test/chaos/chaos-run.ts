@@ -12,14 +12,17 @@ import { createTestDatabase } from '../../hub/test/helpers/test-db.js';
 import { requestEnrolmentCode } from '../e2e/helpers/test-hub-server.js';
 import { FaultProxy } from './fault-proxy.js';
 import { freePort, HubProcess, type HubStorage, postgresStorage, TillProcess } from './processes.js';
-import { mulberry32 } from './random.js';
+import { mulberry32, shuffle } from './random.js';
+import { WebhookReceiver } from './webhook-receiver.js';
 
 /*
  * A chaos run: tills in several stores ring random sales, returns, counts, deliveries and pickups
  * while a seeded scheduler partitions them, cuts and delays their links, drops the hub's replies,
- * kills the hub and tills with SIGKILL and restarts them, and a web channel places orders over
- * REST through its own faulty link. Then the network heals, everything goes quiet, and the run
- * checks DESIGN.md's invariants against the hub's database. The same seed schedules the same
+ * kills the hub and tills with SIGKILL and restarts them, terminates the hub's Postgres backends,
+ * jumps tills' wall clocks, takes the brand's webhook receiver down, and a web channel places
+ * orders over REST through its own faulty link. Then the network heals, everything goes quiet,
+ * and the run checks DESIGN.md's invariants against the hub's database, and that every webhook
+ * event reached the receiver. The same seed schedules the same
  * faults and ops (timings still vary with the machine).
  */
 
@@ -31,6 +34,8 @@ export interface ChaosOptions {
   tills: number;
   stores: number;
   dbKind: DbKind;
+  /** How often each till rings a cashier action (default 250 ms). */
+  everyMs?: number;
   /** Progress lines (the seed first); silent by default. */
   log?: (line: string) => void;
 }
@@ -46,6 +51,8 @@ export interface ChaosReport {
   /** Ops the tills reported done, by kind. */
   ops: Record<string, number>;
   orders: { created: number; insufficient: number; gaveUp: number; retries: number };
+  /** Webhook events the hub queued for the receiver, how many it accepted, outage refusals. */
+  webhooks: { events: number; received: number; refusedInOutages: number };
   faults: Record<string, number>;
   /** Ledger movements checked, stock rows compared, reservations replayed. */
   checked: { ops: number; opsBeforeKills: number; rows: number; reservations: number };
@@ -53,7 +60,36 @@ export interface ChaosReport {
 }
 
 const SKUS = Array.from({ length: 8 }, (_, i) => `SKU-${i + 1}`);
-const SKEW_MS = 3 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+const SKEW_MS = 3 * HOUR_MS;
+/** How far a till's wall clock jumps: a mis-set time zone, a day, a month (either way). */
+const CLOCK_JUMPS_MS = [HOUR_MS, 24 * HOUR_MS, 30 * 24 * HOUR_MS];
+/** The faults a run injects, with their weights (a link fault, a kill, …, one every 150–700 ms). */
+const FAULT_WEIGHTS = [
+  ['partition (refuse)', 16],
+  ['partition (blackhole)', 14],
+  ['cut mid-batch', 16],
+  ['dropped replies', 14],
+  ['delay', 12],
+  ['till kill -9', 14],
+  ['till clock jump', 4],
+  ['webhook receiver outage', 4],
+  ['postgres backend kill', 4],
+  ['hub kill -9', 8],
+] as const;
+type FaultKind = (typeof FAULT_WEIGHTS)[number][0];
+
+/** The events the brand's receiver subscribes to (stock.changed would be one per sale). */
+const WEBHOOK_EVENTS = ['order.*', 'conflict.*', 'stock.low'];
+/**
+ * The chaos hub retries webhooks quickly and long, so a receiver outage of a few seconds is
+ * bridged within the run; production defaults are minutes apart (README, Configuration).
+ */
+const HUB_ENV = {
+  TILLSYNC_WEBHOOK_RETRY_BASE_SECONDS: '0.2',
+  TILLSYNC_WEBHOOK_RETRY_MAX_SECONDS: '2',
+  TILLSYNC_WEBHOOK_MAX_ATTEMPTS: '1000',
+};
 
 export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
@@ -65,8 +101,10 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
 
   const stores = Array.from({ length: options.stores }, (_, i) => `store-${i + 1}`);
   const scratch = mkdtempSync(join(tmpdir(), 'chaos-'));
-  const storage = await prepareDatabase(options.dbKind, scratch, stores);
-  const hub = new HubProcess(storage.hub, await freePort());
+  const appName = `tillsync-chaos-${options.seed}`;
+  const storage = await prepareDatabase(options.dbKind, scratch, stores, appName);
+  const hub = new HubProcess(storage.hub, await freePort(), HUB_ENV);
+  const receiver = new WebhookReceiver();
   const faults: Record<string, number> = {};
   const fault = (kind: string) => {
     faults[kind] = (faults[kind] ?? 0) + 1;
@@ -80,6 +118,7 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
     totalMs: 0,
     ops: {},
     orders: { created: 0, insufficient: 0, gaveUp: 0, retries: 0 },
+    webhooks: { events: 0, received: 0, refusedInOutages: 0 },
     faults,
     checked: { ops: 0, opsBeforeKills: 0, rows: 0, reservations: 0 },
     violations: [],
@@ -93,6 +132,8 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
 
   try {
     await hub.start();
+    await receiver.start();
+    const webhookId = await subscribe(hub.url, storage.adminToken, receiver);
     // Tills and the channel each reach the hub through a proxy of their own, so faults hit one link.
     const target = { host: '127.0.0.1', port: hub.port };
     const skewMs = random() < 0.5 ? SKEW_MS : -SKEW_MS;
@@ -106,7 +147,7 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
         {
           dataDir: join(scratch, id),
           seed: options.seed + i,
-          everyMs: 250,
+          everyMs: options.everyMs ?? 250,
           // The first till's clock is hours off (ahead or behind, by the seed).
           ...(i === 0 ? { skewMs } : {}),
         },
@@ -175,16 +216,14 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
       );
     };
 
-    while (Date.now() < until) {
-      await sleep(between(150, 700));
-      const roll = random();
-      if (roll < 0.16)
+    const faultsByKind: Record<FaultKind, () => Promise<void> | void> = {
+      'partition (refuse)': () =>
         onLink(
           'partition (refuse)',
           (p) => p.setMode('refuse'),
           (p) => p.setMode('pass'),
-        );
-      else if (roll < 0.3)
+        ),
+      'partition (blackhole)': () =>
         onLink(
           'partition (blackhole)',
           (p) => p.setMode('blackhole'),
@@ -192,20 +231,20 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
             p.setMode('pass');
             p.cut();
           },
-        );
-      else if (roll < 0.46)
+        ),
+      'cut mid-batch': () =>
         onLink(
           'cut mid-batch',
           (p) => p.cut(),
           () => undefined,
-        );
-      else if (roll < 0.6)
+        ),
+      'dropped replies': () =>
         onLink(
           'dropped replies',
           (p) => p.setMode('dropReplies'),
           (p) => p.setMode('pass'),
-        );
-      else if (roll < 0.72) {
+        ),
+      delay: () => {
         const ms = between(50, 400);
         onLink(
           'delay',
@@ -216,9 +255,10 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
             p.delayMs = 0;
           },
         );
-      } else if (roll < 0.9) {
+      },
+      'till kill -9': () => {
         const t = pick(tills.filter((x) => x.running && !busy.has(x.id)));
-        if (!t) continue;
+        if (!t) return;
         busy.add(t.id);
         fault('till kill -9');
         for (const opId of opsOf.get(t.id) ?? []) beforeKill.add(opId);
@@ -233,7 +273,35 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
               busy.delete(t.id);
             }),
         );
-      } else if (!hubBusy && Date.now() - lastHubKill > 3_000) {
+      },
+      'till clock jump': () => {
+        // The till's wall clock jumps (its monotonic clock does not); half the time NTP puts it
+        // right again a few seconds later, else it stays wrong, across restarts too.
+        const t = pick(tills.filter((x) => x.running && !busy.has(x.id)));
+        if (!t) return;
+        fault('till clock jump');
+        const jump = pick(CLOCK_JUMPS_MS) * (random() < 0.5 ? 1 : -1);
+        t.jump(jump);
+        if (random() < 0.5) background.push(sleep(between(2_000, 10_000)).then(() => t.jump(-jump)));
+      },
+      'webhook receiver outage': () => {
+        if (receiver.mode !== 'up') return;
+        fault('webhook receiver outage');
+        receiver.mode = random() < 0.5 ? 'unavailable' : 'drop';
+        background.push(
+          sleep(between(300, 3_000)).then(() => {
+            receiver.mode = 'up';
+          }),
+        );
+      },
+      'postgres backend kill': async () => {
+        // A Postgres restart, failover or pooler recycle: the hub's connections die under it.
+        if (options.dbKind !== 'postgres' || !storage.db) return;
+        fault('postgres backend kill');
+        await terminateBackends(storage.db, appName, random() < 0.5 ? 'one' : 'all');
+      },
+      'hub kill -9': () => {
+        if (hubBusy || Date.now() - lastHubKill < 3_000) return;
         hubBusy = true;
         lastHubKill = Date.now();
         fault('hub kill -9');
@@ -247,7 +315,25 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
               hubBusy = false;
             }),
         );
+      },
+    };
+    // Every kind once first (in a seeded order), so even a short run injects each; then by weight.
+    const deck = shuffle(
+      FAULT_WEIGHTS.map(([kind]) => kind).filter((k) => k !== 'postgres backend kill' || storage.db),
+      random,
+    );
+    const totalWeight = FAULT_WEIGHTS.reduce((sum, [, w]) => sum + w, 0);
+    const weighted = (): FaultKind => {
+      let roll = random() * totalWeight;
+      for (const [kind, w] of FAULT_WEIGHTS) {
+        roll -= w;
+        if (roll < 0) return kind;
       }
+      return FAULT_WEIGHTS[0]![0];
+    };
+    while (Date.now() < until) {
+      await sleep(between(150, 700));
+      await faultsByKind[deck.shift() ?? weighted()]();
     }
     report.chaosMs = Date.now() - chaosStart;
 
@@ -265,6 +351,11 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
     log(`healed after ${Date.now() - chaosStart} ms; waiting for every till to drain and settle`);
     const views = await settle(tills);
     if (!views) report.violations.push('tills did not drain and settle within 90 s after healing');
+    receiver.mode = 'up';
+    // A delivery claimed by a hub killed mid-send is claimed again once its lease (about a minute)
+    // runs out, so the backlog may take that long to empty.
+    if (!(await webhooksDelivered(hub.url, storage.adminToken, webhookId, 150_000)))
+      report.violations.push('webhook deliveries still pending 150 s after healing');
 
     for (const t of tills) await t.close();
     if (options.dbKind === 'pglite') {
@@ -276,10 +367,12 @@ export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {
     log(`settled after ${Date.now() - chaosStart} ms; checking`);
     await checkInvariants(db!, { done, beforeKill, views, locationOf, report });
     report.checked.opsBeforeKills = beforeKill.size;
+    await checkWebhooks(db!, webhookId, receiver, report);
   } finally {
     for (const t of tills) await t.close();
     await hub.stop();
     for (const p of proxies.values()) await p.stop();
+    await receiver.stop();
     // Postgres: dropping the schema closes the checks' connection too.
     if (options.dbKind === 'pglite') await db?.close();
     await storage.drop();
@@ -297,7 +390,12 @@ interface Storage {
   drop(): Promise<void>;
 }
 
-async function prepareDatabase(kind: DbKind, scratch: string, stores: string[]): Promise<Storage> {
+async function prepareDatabase(
+  kind: DbKind,
+  scratch: string,
+  stores: string[],
+  applicationName: string,
+): Promise<Storage> {
   const seed = async (db: Database) => {
     await seedCatalog(db, {
       locations: [...stores.map((id) => ({ id })), { id: 'warehouse', kind: 'warehouse' as const }],
@@ -318,7 +416,12 @@ async function prepareDatabase(kind: DbKind, scratch: string, stores: string[]):
   }
   const test = await createTestDatabase('postgres');
   const adminToken = await seed(test.db);
-  return { hub: postgresStorage(test.schema!), adminToken, db: test.db, drop: () => test.drop() };
+  return {
+    hub: postgresStorage(test.schema!, applicationName),
+    adminToken,
+    db: test.db,
+    drop: () => test.drop(),
+  };
 }
 
 /**
@@ -383,6 +486,79 @@ async function placeOrders(o: {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/** Subscribe the receiver to the run's events (REST, as a brand's integrator would); its id. */
+async function subscribe(hubUrl: string, token: string, receiver: WebhookReceiver): Promise<string> {
+  const res = await fetch(`${hubUrl}/v1/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: receiver.url, events: WEBHOOK_EVENTS, description: 'chaos receiver' }),
+  });
+  if (res.status !== 201) throw new Error(`webhook not created: ${res.status} ${await res.text()}`);
+  const created = (await res.json()) as { id: string; secret: string };
+  receiver.secret = created.secret;
+  return created.id;
+}
+
+/** Whether the webhook's deliveries all got made within `timeoutMs` (the hub's /metrics backlog gauge). */
+async function webhooksDelivered(
+  hubUrl: string,
+  token: string,
+  webhookId: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const gauge = new RegExp(`^tillsync_webhook_deliveries_pending\\{webhook="${webhookId}"\\} (\\d+)`, 'm');
+  while (Date.now() < deadline) {
+    const res = await fetch(`${hubUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } }).catch(
+      () => null,
+    );
+    if (res?.ok && !gauge.test(await res.text())) return true;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  return false;
+}
+
+/**
+ * Terminate the hub's own Postgres backends (found by the application name its URL gives them),
+ * one of them or all at once; never another session's.
+ */
+async function terminateBackends(db: Database, applicationName: string, which: 'one' | 'all'): Promise<void> {
+  await db.query(
+    `SELECT pg_terminate_backend(pid) FROM (
+       SELECT pid FROM pg_stat_activity
+       WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()
+       ORDER BY random() LIMIT CASE WHEN $2 THEN 1 END) AS hub`,
+    [applicationName, which === 'one'],
+  );
+}
+
+/**
+ * Every event queued for the receiver reached it, signed with its secret, whatever the outages
+ * and kills in between: at least once (a receiver dedupes by event id).
+ */
+async function checkWebhooks(
+  db: Database,
+  webhookId: string,
+  receiver: WebhookReceiver,
+  report: Pick<ChaosReport, 'webhooks' | 'violations'>,
+): Promise<void> {
+  const { rows } = await db.query<{ event_id: string; status: string }>(
+    'SELECT event_id::text AS event_id, status FROM webhook_deliveries WHERE webhook_id = $1',
+    [webhookId],
+  );
+  report.webhooks = {
+    events: rows.length,
+    received: receiver.received.size,
+    refusedInOutages: receiver.refused,
+  };
+  const missing = rows.filter((r) => !receiver.received.has(r.event_id));
+  for (const r of missing.slice(0, 20))
+    report.violations.push(`webhooks: event ${r.event_id} never reached the receiver (delivery ${r.status})`);
+  if (missing.length > 20) report.violations.push(`webhooks: … and ${missing.length - 20} more events`);
+  if (receiver.badSignatures > 0)
+    report.violations.push(`webhooks: ${receiver.badSignatures} deliveries with a bad signature`);
 }
 
 /** Each till's view of its location's stock, by till id. */

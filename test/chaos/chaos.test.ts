@@ -5,7 +5,8 @@ import { chaosRun } from './chaos-run.js';
 /*
  * A short chaos run on this project's database: 10 tills in 3 stores (child processes, SIGKILLed
  * and restarted), the hub as a child process killed and restarted, partitions, cuts, dropped
- * replies and delays, one till hours off, online orders retried with their Idempotency-Key. A
+ * replies and delays, one till hours off and others' clocks jumping, the hub's Postgres backends
+ * terminated, the webhook receiver down now and then, online orders retried with their Idempotency-Key. A
  * failure prints its seed: `CHAOS_SEED=<seed> pnpm chaos -- --minutes 1 --db <db>` replays it.
  */
 describe(`chaos on ${testDbKind()}`, () => {
@@ -32,8 +33,13 @@ describe(`chaos on ${testDbKind()}`, () => {
         'delay',
         'till kill -9',
         'hub kill -9',
+        'till clock jump',
+        'webhook receiver outage',
+        ...(testDbKind() === 'postgres' ? ['postgres backend kill'] : []),
       ]),
     );
+    // Every webhook event reached the brand's receiver through its outages.
+    expect(report.webhooks.received).toBeGreaterThanOrEqual(report.webhooks.events);
     expect({ seed, violations: report.violations }).toEqual({ seed, violations: [] });
   });
 });

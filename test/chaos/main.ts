@@ -1,7 +1,7 @@
 /**
  * The long chaos run, standalone:
  *
- *   pnpm chaos -- --minutes 10 --db postgres [--tills 10] [--stores 3] [--seed N]
+ *   pnpm chaos -- --minutes 10 --db postgres [--tills 10] [--stores 3] [--every-ms 250] [--seed N]
  *
  * Postgres needs TEST_DATABASE_URL (the run makes and drops a schema of its own there). A failed
  * run prints its seed; `CHAOS_SEED=N` (or --seed N) schedules the same faults and ops again.
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     db: { type: 'string', default: 'pglite' },
     tills: { type: 'string', default: '10' },
     stores: { type: 'string', default: '3' },
+    'every-ms': { type: 'string', default: '250' },
     seed: { type: 'string' },
   },
 });
@@ -28,6 +29,7 @@ const report = await chaosRun({
   durationMs: Number(values.minutes) * 60_000,
   tills: Number(values.tills),
   stores: Number(values.stores),
+  everyMs: Number(values['every-ms']),
   dbKind,
   log: (line) => console.log(line),
 });
@@ -51,6 +53,8 @@ function formatReport(r: ChaosReport): string {
     table('op (reported done by a till)', r.ops),
     '',
     table('online orders', r.orders),
+    '',
+    table('webhooks', r.webhooks),
     '',
     table('fault injected', r.faults),
     '',

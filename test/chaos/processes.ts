@@ -62,10 +62,14 @@ async function kill9(child: ChildProcess | null): Promise<void> {
 /** Where the hub keeps its data: a Postgres URL (a schema of its own in it) or a PGlite directory. */
 export type HubStorage = { databaseUrl: string } | { dataDir: string };
 
-/** The test Postgres, with `schema` as the hub's search path. */
-export function postgresStorage(schema: string): HubStorage {
+/**
+ * The test Postgres, with `schema` as the hub's search path. `applicationName` tags the hub's
+ * connections in pg_stat_activity, so a fault can find exactly its backends.
+ */
+export function postgresStorage(schema: string, applicationName?: string): HubStorage {
   const url = new URL(testDatabaseUrl());
   url.searchParams.set('options', `-c search_path=${schema}`);
+  if (applicationName) url.searchParams.set('application_name', applicationName);
   return { databaseUrl: url.toString() };
 }
 
@@ -86,6 +90,8 @@ export class HubProcess {
   constructor(
     readonly storage: HubStorage,
     readonly port: number,
+    /** More of the hub's environment (settings a run needs). */
+    private readonly env: NodeJS.ProcessEnv = {},
   ) {}
 
   get url(): string {
@@ -103,6 +109,7 @@ export class HubProcess {
       PORT: String(this.port),
       LOG_LEVEL: 'silent',
       TILLSYNC_RATE_LIMIT: '1000000',
+      ...this.env,
       ...('databaseUrl' in this.storage
         ? { DATABASE_URL: this.storage.databaseUrl }
         : { DATABASE_URL: '', TILLSYNC_DATA_DIR: this.storage.dataDir }),
@@ -140,7 +147,7 @@ export interface TillWorkerOptions {
   dataDir: string;
   seed: number;
   everyMs: number;
-  /** Shift the till process's wall clock by this much. */
+  /** Shift the till process's wall clock by this much (a jump changes it, restarts keep it). */
   skewMs?: number;
 }
 
@@ -156,13 +163,17 @@ export class TillProcess {
   private starts = 0;
   private pendingState: Array<(s: Extract<TillEvent, { e: 'state' }>) => void> = [];
   kills = 0;
+  /** How far this till's wall clock is off now. */
+  skewMs: number;
 
   constructor(
     readonly id: string,
     readonly options: TillWorkerOptions,
     /** Every op the cashier saw completed, across restarts. */
     private readonly onOp: (till: TillProcess, op: Extract<TillEvent, { e: 'op' }>) => void,
-  ) {}
+  ) {
+    this.skewMs = options.skewMs ?? 0;
+  }
 
   get running(): boolean {
     return this.child !== null;
@@ -180,7 +191,7 @@ export class TillProcess {
       '--every-ms',
       String(o.everyMs),
       // `=` form: a negative skew would read as an option.
-      `--skew-ms=${o.skewMs ?? 0}`,
+      `--skew-ms=${this.skewMs}`,
       ...(enrolment ? ['--hub-url', enrolment.hubUrl, '--code', enrolment.code] : []),
     ]);
     this.child = child;
@@ -208,6 +219,12 @@ export class TillProcess {
 
   ring(on: boolean): void {
     this.send(on ? 'go' : 'pause');
+  }
+
+  /** The till's wall clock jumps by `ms` (its monotonic clock does not); it stays off across restarts. */
+  jump(ms: number): void {
+    this.skewMs += ms;
+    this.send(`jump ${ms}`);
   }
 
   /** The till's outbox depth, sync state and its view of its location's stock. */

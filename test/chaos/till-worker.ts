@@ -12,11 +12,13 @@
  *                                                       till call returned: it is committed)
  *   {"e":"state","outboxDepth":n,"sync":…,"rows":[…]}   answer to "state"
  *
- * and reads commands, one a line, on stdin: "go" (ring), "pause" (stop ringing), "state".
+ * and reads commands, one a line, on stdin: "go" (ring), "pause" (stop ringing), "state", and
+ * "jump <ms>" (the wall clock jumps by that much, as a mis-set or NTP-corrected clock does).
  * Pipes are written synchronously on Linux, so a line printed before a kill reached the parent.
  *
  * `--skew-ms` shifts this process's wall clock (Date.now) as a till whose clock is hours off would
- * see it: the till, its HLC and its sync agent all read that clock.
+ * see it: the till, its HLC and its sync agent all read that clock. "jump" moves it while the till
+ * runs; the monotonic clock (performance.now) is left alone, as an operating system leaves it.
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -32,11 +34,9 @@ const { values } = parseArgs({
   },
 });
 
-const skewMs = Number(values['skew-ms']);
-if (skewMs !== 0) {
-  const realNow = Date.now.bind(Date);
-  Date.now = () => realNow() + skewMs;
-}
+let skewMs = Number(values['skew-ms']);
+const realNow = Date.now.bind(Date);
+Date.now = () => realNow() + skewMs;
 
 // Imported after the clock is set, so nothing captures the true one first.
 const { enrolTill, SyncAgent, Till, ReservedStockError, InvalidInputError } = await import(
@@ -128,6 +128,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const command = line.trim();
   if (command === 'go') ringing = true;
   else if (command === 'pause') ringing = false;
+  else if (command.startsWith('jump ')) skewMs += Number(command.slice(5));
   else if (command === 'state')
     print({
       e: 'state',

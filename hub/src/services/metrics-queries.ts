@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.js';
 /*
  * What /metrics reads from the database at scrape time. Each is one aggregate over a small or
  * indexed set: device_status (a row per till), held allocations (partial index), open orders
- * (partial index, migration 008).
+ * (partial index, migration 008), webhook deliveries not yet settled (partial index, migration 005).
  */
 
 export interface LocationOutbox {
@@ -48,4 +48,15 @@ export async function openOrdersByStatus(db: Queryable): Promise<Record<OpenOrde
   const counts = { pending: 0, confirmed: 0, processing: 0 };
   for (const r of rows) counts[r.status] = r.n;
   return counts;
+}
+
+/** Webhook deliveries still to be made (due, retrying, or claimed and in flight), by webhook. */
+export async function pendingDeliveriesByWebhook(
+  db: Queryable,
+): Promise<Array<{ webhookId: string; pending: number }>> {
+  const { rows } = await db.query<{ webhook_id: string; n: number }>(
+    `SELECT webhook_id, count(*)::int AS n FROM webhook_deliveries
+     WHERE status IN ('pending', 'sending') GROUP BY webhook_id`,
+  );
+  return rows.map((r) => ({ webhookId: r.webhook_id, pending: r.n }));
 }

@@ -7,6 +7,7 @@ import {
   OPEN_ORDER_STATUSES,
   openOrdersByStatus,
   outboxByLocation,
+  pendingDeliveriesByWebhook,
   reservedUnitsByLocation,
 } from '../../services/metrics-queries.js';
 
@@ -137,6 +138,14 @@ export class HubMetrics {
       const counts = await openOrdersByStatus(db);
       for (const status of OPEN_ORDER_STATUSES) g.set({ status }, counts[status]);
     });
+    gauge(
+      'tillsync_webhook_deliveries_pending',
+      'Webhook deliveries not yet made (due, retrying after a failure, or in flight), per webhook',
+      ['webhook'],
+      async (g) => {
+        for (const d of await pendingDeliveriesByWebhook(db)) g.set({ webhook: d.webhookId }, d.pending);
+      },
+    );
     const pool = (name: string, help: string, pick: (s: PoolStats) => number) =>
       gauge(name, help, [], (g) => g.set(pick(this.poolAtScrape ?? db.poolStats())));
     pool('tillsync_db_pool_connections', 'Open database connections (PGlite: 1)', (s) => s.total);
