@@ -86,6 +86,8 @@ const WEBHOOK_EVENTS = ['order.*', 'conflict.*', 'stock.low'];
  * bridged within the run; production defaults are minutes apart (README, Configuration).
  */
 const HUB_ENV = {
+  // The receiver listens on loopback: allow-listed, as an operator would (README, Webhooks).
+  TILLSYNC_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
   TILLSYNC_WEBHOOK_RETRY_BASE_SECONDS: '0.2',
   TILLSYNC_WEBHOOK_RETRY_MAX_SECONDS: '2',
   TILLSYNC_WEBHOOK_MAX_ATTEMPTS: '1000',
