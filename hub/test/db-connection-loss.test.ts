@@ -299,6 +299,21 @@ describe('which database failures mean "retry later"', () => {
     const get = () =>
       app.inject({ method: 'GET', url: '/v1/locations', headers: { authorization: `Bearer ${token}` } });
     expect((await get()).statusCode).toBe(200);
+    // A till, to see how its connection is answered while the database is out of reach.
+    await seedCatalog(database.db, catalog);
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/devices',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { locationId: 'paris', name: 'Till' },
+    });
+    const enrolled = await app.inject({
+      method: 'POST',
+      url: '/v1/devices/enrol',
+      payload: { enrolmentCode: created.json().enrolmentCode },
+    });
+    const device = authFor(enrolled.json().token);
+    const hubUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
     for (const mode of ['refused', 'blackholed'] as const) {
       proxy.mode = mode;
@@ -309,8 +324,21 @@ describe('which database failures mean "retry later"', () => {
       expect(res.json()).toMatchObject({ code: 'database_unavailable' });
       // connectTimeout / queryTimeout bound the wait, not the OS's TCP timeouts.
       expect(Date.now() - started, mode).toBeLessThan(5_000);
+      // The token cannot be checked: the till is told to retry, never refused as if revoked (a
+      // refused till stops until a person re-enrols it).
+      const refusal = await connectRaw(hubUrl, device).then(
+        (t) => {
+          t.socket.close();
+          return 'connected';
+        },
+        (err: { data?: { code?: string } }) => err.data?.code ?? 'retryable',
+      );
+      expect(refusal, mode).not.toBe('unauthorized');
+      expect(refusal, mode).not.toBe('connected');
       proxy.mode = 'forwarding';
       await expect.poll(async () => (await get()).statusCode).toBe(200);
+      const back = await connectRaw(hubUrl, device);
+      back.socket.close();
     }
   });
 
