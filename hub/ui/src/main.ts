@@ -51,8 +51,15 @@ function start(token: string) {
   waiting.hidden = false;
   signOut.hidden = false;
   // Answers to an earlier session (signed out since) must not end this one.
+  // A token refused before the first update was never accepted: a browser cannot read why the live
+  // feed's upgrade was refused, so the REST call's 401 says it, as a sign-in refusal.
   const api = createApi(token, (e: ApiError) => {
-    if (session === s) end(`Signed out: the hub no longer accepts this token (${e.message}).`);
+    if (session !== s) return;
+    end(
+      s.lastUpdate === 0
+        ? refusalText({ code: 'unauthorized', message: e.message })
+        : `Signed out: the hub no longer accepts this token (${e.message}).`,
+    );
   });
   const s: Session = {
     dashboard: createDashboard(api),
