@@ -31,7 +31,15 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
     db,
     webhooks: { baseDelayMs: retryBaseMs, maxDelayMs: retryMaxMs, maxAttempts },
   });
-  const address = await app.listen({ host: config.host, port: config.port });
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    // Ready hooks query the database (jobs, the cluster adapter): a failure there leaves nothing open.
+    await app.close().catch(() => undefined);
+    if (!database) await db.close();
+    throw err;
+  }
   return {
     app,
     db,

@@ -423,6 +423,40 @@ describe('which database failures mean "retry later"', () => {
       await expect.poll(get).toBe(200);
     }
   });
+
+  it('a hub process (serve) whose backends are killed while it starts retries and comes up', {
+    timeout: 90_000,
+  }, async () => {
+    const database: TestDatabase = await createTestDatabase('postgres');
+    cleanups.push(() => database.drop());
+    await seedCatalog(database.db, catalog);
+    const token = (await ensureBootstrapAdmin(database.db))!;
+    const appName = `${testApplicationName(database.schema!)}-boot`;
+    const url = new URL(testDatabaseUrl());
+    url.searchParams.set('options', `-c search_path=${database.schema}`);
+    url.searchParams.set('application_name', appName);
+    // The admin-token check at startup waits on this lock, so its backend is there to be killed.
+    const locker = new pg.Client({
+      connectionString: testDatabaseUrl(),
+      application_name: 'tillsync-test-locker',
+    });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE ${quoteIdent(database.schema!)}.api_tokens IN ACCESS EXCLUSIVE MODE`);
+    cleanups.push(() => locker.end());
+    const hubProcess = new HubProcess({ databaseUrl: url.toString() }, await freePort());
+    cleanups.push(() => hubProcess.kill());
+    const started = hubProcess.start();
+    await expect.poll(() => backends(appName, 'waiting on a lock'), { timeout: 30_000 }).toBe(1);
+    expect(await kill(appName, 'waiting on a lock')).toBe(1);
+    await locker.query('COMMIT');
+    await started;
+    const res = await fetch(`${hubProcess.url}/v1/locations`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(hubProcess.output()).toContain('out of reach while starting');
+  });
 });
 
 /**

@@ -85,6 +85,7 @@ export async function freePort(): Promise<number> {
 /** The hub CLI's `serve` as a child process on a fixed port. */
 export class HubProcess {
   private child: ChildProcess | null = null;
+  private stderr = '';
   kills = 0;
 
   constructor(
@@ -115,6 +116,9 @@ export class HubProcess {
         : { DATABASE_URL: '', TILLSYNC_DATA_DIR: this.storage.dataDir }),
     });
     this.child = child;
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
     try {
       await waitForLine(child, (l) => l.includes('hub listening on'), 60_000);
     } catch (err) {
@@ -122,6 +126,11 @@ export class HubProcess {
       this.child = null;
       throw err;
     }
+  }
+
+  /** What the hub wrote to stderr, across its starts. */
+  output(): string {
+    return this.stderr;
   }
 
   /** SIGKILL: whatever transaction is open dies with the process. */

@@ -1,4 +1,7 @@
-import { configFromEnv } from '../config.js';
+import { setTimeout } from 'node:timers/promises';
+import { configFromEnv, type HubConfig } from '../config.js';
+import { isConnectionLost } from '../db/connection-errors.js';
+import type { Database } from '../db/database.js';
 import { seedDemo } from '../demo/seed.js';
 import { startHub } from '../server.js';
 import { describeDatabase, openCliDatabase } from './database.js';
@@ -14,12 +17,36 @@ export async function demo(io: CliIo): Promise<CliOutcome> {
   return start(io, true);
 }
 
+/*
+ * A hub booting while its database restarts, fails over or has its backends killed (migrations,
+ * the admin check, the cluster's LISTEN client) retries, as a running hub does, instead of exiting:
+ * every startup step is safe to repeat (migrations and the demo seed are transactional).
+ */
+const STARTUP_ATTEMPTS = 10;
+const STARTUP_RETRY_MS = 3_000;
+
+async function openAndStart(config: HubConfig, withDemo: boolean, io: CliIo) {
+  for (let attempt = 1; ; attempt++) {
+    let db: Database | undefined;
+    try {
+      db = await openCliDatabase(config);
+      const seed = withDemo ? await seedDemo(db) : null;
+      return { db, seed, hub: await startHub(config, db) };
+    } catch (err) {
+      await db?.close().catch(() => undefined);
+      if (!isConnectionLost(err) || attempt >= STARTUP_ATTEMPTS) throw err;
+      io.stderr.write(
+        `The database is out of reach while starting (${(err as Error).message}); retrying in ${STARTUP_RETRY_MS / 1000} s\n`,
+      );
+      await setTimeout(STARTUP_RETRY_MS);
+    }
+  }
+}
+
 async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
   const config = configFromEnv(io.env);
-  const db = await openCliDatabase(config);
+  const { db, seed, hub } = await openAndStart(config, withDemo, io);
   try {
-    const seed = withDemo ? await seedDemo(db) : null;
-    const hub = await startHub(config, db);
     const url = hub.url;
     say(io);
     say(io, `Tillsync hub listening on ${url}`);

@@ -10,8 +10,8 @@ import { actorOf } from './transfers.js';
 
 /*
  * Conflicts the hub settled on its own (oversells, pickup and transfer mismatches, broken
- * reservations) as HQ triages them: listed newest first, resolved once with a note. The till paths
- * open theirs here (the ledger batches its oversells itself).
+ * reservations) as HQ triages them: listed newest first, resolved once with a note. Every path
+ * opens its conflicts here (the ledger a batch at a time, with openConflicts).
  *
  * A broken reservation is an episode of its order: while one is open (migration 013 keeps at most
  * one open per order), a later push that finds the order still short opens nothing new. The
@@ -28,9 +28,22 @@ export interface NewConflict {
 
 /** Open a conflict (the `conflict.opened` event comes from its trigger, migration 006). */
 export async function openConflict(tx: Queryable, c: NewConflict): Promise<void> {
+  await openConflicts(tx, [c]);
+}
+
+/** Open several conflicts in one statement (a push's oversells). */
+export async function openConflicts(tx: Queryable, cs: readonly NewConflict[]): Promise<void> {
+  if (cs.length === 0) return;
   await tx.query(
-    'INSERT INTO conflicts (location_id, kind, sku, op_id, details) VALUES ($1, $2, $3, $4, $5)',
-    [c.locationId, c.kind, c.sku ?? null, c.opId ?? null, JSON.stringify(c.details)],
+    `INSERT INTO conflicts (location_id, kind, sku, op_id, details)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[])`,
+    [
+      cs.map((c) => c.locationId),
+      cs.map((c) => c.kind),
+      cs.map((c) => c.sku ?? null),
+      cs.map((c) => c.opId ?? null),
+      cs.map((c) => JSON.stringify(c.details)),
+    ],
   );
 }
 

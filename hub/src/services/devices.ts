@@ -8,6 +8,9 @@ import { formatDeviceToken, hashSecret, newSecret } from './tokens.js';
  * Till enrolment: an admin (or the store's manager) creates a device and gets a one-time
  * enrolment code to type into the new till; the till exchanges it for its device token. Codes
  * expire, work once, and are stored hashed like tokens.
+ *
+ * The one module that writes `devices`: the sync paths (acks, liveness, a restore's re-base) call
+ * the functions at the end of this file.
  */
 
 const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32: no I, L, O, U
@@ -163,4 +166,32 @@ export async function listDevices(
     [f.locationId ?? null, after, f.limit + 1],
   );
   return pageOf(rows, f.limit, (r) => [r.id], toDevice);
+}
+
+/** The till was heard from (connect, heartbeat). */
+export async function markDeviceSeen(db: Queryable, deviceId: string): Promise<void> {
+  await db.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [deviceId]);
+}
+
+/**
+ * The statement a push ends with (a push writes its answers and the device's ack in one
+ * round-trip, so it embeds this as the last statement of its CTE): `$deviceParam` is the device id,
+ * `$seqParam` the new acked seq.
+ */
+export function ackDeviceSql(deviceParam: number, seqParam: number): string {
+  return `UPDATE devices SET last_acked_seq = $${seqParam}, last_seen_at = now() WHERE id = $${deviceParam}`;
+}
+
+/** The device's acked seq; `lock` holds its row (FOR UPDATE) until the transaction ends. */
+export async function readAckedSeq(db: Queryable, deviceId: string, lock: boolean): Promise<number> {
+  const { rows } = await db.query<{ last_acked_seq: number }>(
+    `SELECT last_acked_seq FROM devices WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+    [deviceId],
+  );
+  return rows[0]?.last_acked_seq ?? 0;
+}
+
+/** Move the device's acked seq past ops lost in a restore (sync/restore-recovery.ts decides). */
+export async function rebaseAckedSeq(tx: Queryable, deviceId: string, seq: number): Promise<void> {
+  await tx.query('UPDATE devices SET last_acked_seq = $2 WHERE id = $1', [deviceId, seq]);
 }

@@ -9,6 +9,7 @@ import {
   type StockRow,
 } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
+import { openConflicts } from './conflicts.js';
 import { STOCK_COLUMNS, type StockRecord, toStockRow } from './stock-rows.js';
 
 /*
@@ -242,18 +243,15 @@ async function recordOversells(
 ): Promise<void> {
   // An op applied as another (sentAs) has its own conflict already, saying what it claimed.
   const oversells = ms.flatMap((m, i) => (m.oversell && !meta[i]!.sentAs ? [{ m, input: meta[i]! }] : []));
-  if (oversells.length === 0) return;
-  await tx.query(
-    `INSERT INTO conflicts (location_id, kind, sku, op_id, details)
-     SELECT l, 'oversell', s, o, d FROM unnest($1::text[], $2::text[], $3::uuid[], $4::jsonb[]) AS u(l, s, o, d)`,
-    [
-      oversells.map(({ m }) => m.locationId),
-      oversells.map(({ m }) => m.sku),
-      oversells.map(({ input }) => input.op.opId),
-      oversells.map(({ m, input }) =>
-        JSON.stringify({ onHandAfter: m.onHandAfter, reason: m.reason, actor: input.actor, hlc: m.hlc }),
-      ),
-    ],
+  await openConflicts(
+    tx,
+    oversells.map(({ m, input }) => ({
+      locationId: m.locationId,
+      kind: 'oversell' as const,
+      sku: m.sku,
+      opId: input.op.opId,
+      details: { onHandAfter: m.onHandAfter, reason: m.reason, actor: input.actor, hlc: m.hlc },
+    })),
   );
 }
 

@@ -1,5 +1,6 @@
 import type { HandshakeAuth, Heartbeat } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
+import { markDeviceSeen } from '../services/devices.js';
 
 /** What HQ sees of each till: connection state and its last heartbeat. */
 
@@ -15,7 +16,7 @@ export async function recordConnected(
        app_version = excluded.app_version, protocol_version = excluded.protocol_version`,
     [deviceId, handshake.appVersion ?? null, handshake.protocolVersion],
   );
-  await db.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [deviceId]);
+  await markDeviceSeen(db, deviceId);
 }
 
 export async function recordDisconnected(db: Queryable, deviceId: string): Promise<void> {
@@ -31,5 +32,5 @@ export async function recordHeartbeat(db: Queryable, deviceId: string, hb: Heart
      WHERE device_id = $1`,
     [deviceId, hb.outboxDepth, hb.oldestUnsyncedAgeMs, hb.clockOffsetMs, hb.appVersion ?? null],
   );
-  await db.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [deviceId]);
+  await markDeviceSeen(db, deviceId);
 }

@@ -12,6 +12,7 @@ import { isConnectionLost } from '../db/connection-errors.js';
 import type { Queryable } from '../db/database.js';
 import { pgErrorCode } from '../errors.js';
 import type { LocationCommit, StockWriter } from '../plugins/app/stock-writer.js';
+import { ackDeviceSql, readAckedSeq } from '../services/devices.js';
 import {
   type AppliedBatch,
   type ApplyOptions,
@@ -114,11 +115,7 @@ async function applyPushOnce(
   const candidates = envelopes.flatMap((e) => (e.parsed.success ? [e.parsed.data] : []));
 
   const { result, commits } = await writer.writeAndAnnounce(async (tx, apply) => {
-    const { rows } = await tx.query<{ last_acked_seq: number }>(
-      'SELECT last_acked_seq FROM devices WHERE id = $1 FOR UPDATE',
-      [device.deviceId],
-    );
-    let acked = rows[0]?.last_acked_seq ?? 0;
+    let acked = await readAckedSeq(tx, device.deviceId, true);
     const remembered = await rememberedResults(
       tx,
       device.deviceId,
@@ -429,7 +426,7 @@ async function remember(
        FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
          AS r (seq, op_id, status, code, reason, sent_op_id)),
      activity AS (${syncActivityUpsert(10)})
-     UPDATE devices SET last_acked_seq = $9, last_seen_at = now() WHERE id = $1`,
+     ${ackDeviceSql(1, 9)}`,
     [
       device.deviceId,
       device.locationId,

@@ -1,5 +1,6 @@
 import type { Hello, TillJournal } from '@tillsync/sync-protocol';
 import type { Database, Queryable } from '../db/database.js';
+import { readAckedSeq, rebaseAckedSeq } from '../services/devices.js';
 import { emitEvent } from '../services/events.js';
 
 /*
@@ -55,18 +56,14 @@ export async function reconcileJournal(
   device: { deviceId: string; locationId: string },
   journal: TillJournal | undefined,
 ): Promise<Pick<Hello, 'lastAckedSeq' | 'recovery'>> {
-  if (!journal) return { lastAckedSeq: await ackedSeq(db, device.deviceId, false) };
+  if (!journal) return { lastAckedSeq: await readAckedSeq(db, device.deviceId, false) };
   return db.transaction(async (tx) => {
     // Locked: a push of this device (on any hub instance) waits for the re-base.
-    const hubSeq = await ackedSeq(tx, device.deviceId, true);
+    const hubSeq = await readAckedSeq(tx, device.deviceId, true);
     const plan = planRecovery(hubSeq, journal);
     if (!plan) return { lastAckedSeq: hubSeq };
     const incident = (await sameEpisode(tx, device.deviceId, plan)) ?? (await record(tx, device, plan));
-    if (plan.rebaseTo > hubSeq)
-      await tx.query('UPDATE devices SET last_acked_seq = $2 WHERE id = $1', [
-        device.deviceId,
-        plan.rebaseTo,
-      ]);
+    if (plan.rebaseTo > hubSeq) await rebaseAckedSeq(tx, device.deviceId, plan.rebaseTo);
     return {
       lastAckedSeq: plan.rebaseTo,
       recovery: {
@@ -77,14 +74,6 @@ export async function reconcileJournal(
       },
     };
   });
-}
-
-async function ackedSeq(db: Queryable, deviceId: string, lock: boolean): Promise<number> {
-  const { rows } = await db.query<{ last_acked_seq: number }>(
-    `SELECT last_acked_seq FROM devices WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
-    [deviceId],
-  );
-  return rows[0]?.last_acked_seq ?? 0;
 }
 
 /**
