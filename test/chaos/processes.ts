@@ -24,8 +24,15 @@ function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): C
   });
 }
 
+/**
+ * How long a start may take: a hub booting retries a database out of reach for up to ~30 s, and a
+ * loaded machine (a run beside other work) slows both.
+ */
+const START_TIMEOUT_MS = 120_000;
+
 /** Resolve once a child printed a line matching `test` (or fail when it exits first). */
 function waitForLine(
+  what: string,
   child: ChildProcess,
   test: (line: string) => boolean,
   timeoutMs: number,
@@ -34,9 +41,13 @@ function waitForLine(
     const lines = createInterface({ input: child.stdout! });
     const stderr: string[] = [];
     child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-    const timer = setTimeout(() => finish(new Error(`no ready line within ${timeoutMs} ms`)), timeoutMs);
+    const said = () => stderr.join('').slice(-2_000);
+    const timer = setTimeout(
+      () => finish(new Error(`${what}: no ready line within ${timeoutMs} ms; stderr: ${said()}`)),
+      timeoutMs,
+    );
     const onExit = (code: number | null) =>
-      finish(new Error(`exited (${code}) before ready: ${stderr.join('').slice(-2_000)}`));
+      finish(new Error(`${what} exited (${code}) before ready: ${said()}`));
     const finish = (err: Error | null, line?: string) => {
       clearTimeout(timer);
       lines.off('line', onLine);
@@ -120,7 +131,12 @@ export class HubProcess {
       this.stderr += chunk.toString();
     });
     try {
-      await waitForLine(child, (l) => l.includes('hub listening on'), 60_000);
+      await waitForLine(
+        `hub on port ${this.port}`,
+        child,
+        (l) => l.includes('hub listening on'),
+        START_TIMEOUT_MS,
+      );
     } catch (err) {
       await kill9(child);
       this.child = null;
@@ -214,7 +230,7 @@ export class TillProcess {
       this.pendingState = [];
     });
     try {
-      await waitForLine(child, (l) => l.startsWith('{"e":"ready"'), 60_000);
+      await waitForLine(this.id, child, (l) => l.startsWith('{"e":"ready"'), START_TIMEOUT_MS);
     } catch (err) {
       await kill9(child);
       this.child = null;
