@@ -1,4 +1,5 @@
-import { configFromEnv } from '../config.js';
+import { join } from 'node:path';
+import { configFromEnv, type HubConfig } from '../config.js';
 import { seedDemo } from '../demo/seed.js';
 import { startHub } from '../server.js';
 import { describeDatabase, openCliDatabase } from './database.js';
@@ -15,7 +16,8 @@ export async function demo(io: CliIo): Promise<CliOutcome> {
 }
 
 async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
-  const config = configFromEnv(io.env);
+  const fromEnv = configFromEnv(io.env);
+  const config = withDemo ? { ...fromEnv, logFile: fromEnv.logFile ?? demoLogFile(fromEnv) } : fromEnv;
   const db = await openCliDatabase(config);
   try {
     const seed = withDemo ? await seedDemo(db) : null;
@@ -27,6 +29,7 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     say(io, `  API docs   ${url}/docs`);
     say(io, `  Health     ${url}/healthz`);
     say(io, `  Database   ${describeDatabase(config)}`);
+    say(io, `  Logs       ${describeLog(config)}`);
     say(
       io,
       `  Instances  ${config.databaseUrl ? 'several hubs may share this database (see README: Running several hubs)' : 'SINGLE INSTANCE: PGlite serves one hub; run several on Postgres'}`,
@@ -67,4 +70,17 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     await db.close();
     throw err;
   }
+}
+
+/** The demo keeps the JSON log out of the terminal, beside its data: the banner stays readable. */
+export function demoLogFile(config: Pick<HubConfig, 'dataDir'>): string {
+  return join(config.dataDir === ':memory:' ? 'data' : config.dataDir, 'logs', 'hub.log');
+}
+
+function describeLog(config: HubConfig): string {
+  if (config.logLevel === 'silent') return 'none (LOG_LEVEL=silent)';
+  const level = `level ${config.logLevel}, LOG_LEVEL to change`;
+  return config.logFile && config.logFile !== '-'
+    ? `${config.logFile} (JSON lines, ${level}; TILLSYNC_LOG_FILE=- for stdout)`
+    : `stdout (JSON lines, ${level})`;
 }
