@@ -53,6 +53,11 @@ export const HubConfig = z.object({
   /** Where a minted bootstrap admin token is written (mode 0600); default `<dataDir>/bootstrap-admin-token`. */
   bootstrapTokenFile: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Where the JSON log goes: a file (appended, 0600, its folder created) or `-` for stdout. Unset:
+   * stdout for `serve` (systemd and docker collect it), `<dataDir>/logs/hub.log` for `demo`.
+   */
+  logFile: z.string().min(1).optional(),
   /** Largest accepted request body in bytes. */
   bodyLimit: z.coerce.number().int().positive().default(1_048_576),
   /** Requests per minute per verified token (per IP without one, or with one that fails). */
@@ -139,6 +144,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
     adminTokenHash: env.TILLSYNC_ADMIN_TOKEN_HASH || undefined,
     bootstrapTokenFile: env.TILLSYNC_BOOTSTRAP_TOKEN_FILE || undefined,
     logLevel: env.LOG_LEVEL,
+    logFile: env.TILLSYNC_LOG_FILE || undefined,
     bodyLimit: env.TILLSYNC_BODY_LIMIT,
     rateLimitPerMinute: env.TILLSYNC_RATE_LIMIT,
     http: {

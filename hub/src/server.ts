@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { buildApp } from './app.js';
 import type { HubConfig } from './config.js';
 import type { Database } from './db/database.js';
@@ -26,10 +27,16 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
     throw err;
   }
   const { retryBaseMs, retryMaxMs, maxAttempts } = config.webhooks;
+  // Synchronous like pino's stdout: a line is in the file before the hub goes on, none is lost at exit.
+  const logFile =
+    config.logFile && config.logFile !== '-' && config.logLevel !== 'silent'
+      ? pino.destination({ dest: config.logFile, mkdir: true, append: true, mode: 0o600, sync: true })
+      : undefined;
   const app = await buildApp({
     config,
     db,
     webhooks: { baseDelayMs: retryBaseMs, maxDelayMs: retryMaxMs, maxAttempts },
+    ...(logFile ? { logStream: logFile } : {}),
   });
   let address: string;
   try {
@@ -47,6 +54,7 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
     bootstrapTokenFile,
     async close() {
       await app.close();
+      logFile?.end();
       await db.close();
     },
   };

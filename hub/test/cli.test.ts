@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +91,36 @@ describe(`hub command line on ${testDbKind()}`, () => {
       }
     } finally {
       await run.running?.close();
+    }
+  });
+
+  it('serve logs JSON to stdout by default, to TILLSYNC_LOG_FILE when set (its folder created, 0600)', async () => {
+    const plain = await cli('serve');
+    try {
+      expect(plain.stdout).toContain('  Logs       none (LOG_LEVEL=silent)');
+    } finally {
+      await plain.running?.close();
+    }
+    const logFile = join(dir, 'logs', 'nested', 'hub.log');
+    const run = await runCliCaptured(['serve'], { ...env, LOG_LEVEL: 'info', TILLSYNC_LOG_FILE: logFile });
+    try {
+      expect(run.stdout).toContain(`  Logs       ${logFile} (JSON lines, level info, LOG_LEVEL to change;`);
+      expect((await fetch(`${run.running?.url}/healthz`)).status).toBe(200);
+    } finally {
+      await run.running?.close();
+    }
+    const lines = (await readFile(logFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.msg === 'incoming request' && l.req.url === '/healthz')).toBe(true);
+    expect((await stat(logFile)).mode & 0o777).toBe(0o600);
+    // Unset: stdout, the production convention (systemd and docker collect it); `-` says the same.
+    const stdoutRun = await runCliCaptured(['serve'], { ...env, LOG_LEVEL: 'warn' });
+    try {
+      expect(stdoutRun.stdout).toContain('  Logs       stdout (JSON lines, level warn, LOG_LEVEL to change)');
+    } finally {
+      await stdoutRun.running?.close();
     }
   });
 

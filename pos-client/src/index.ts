@@ -3,6 +3,7 @@ export { CashierApiError } from './app/cashier-error.js';
 export { type CashierServiceOptions, createCashierService, watchTillState } from './app/cashier-service.js';
 export { httpCashierApi } from './app/http-client.js';
 export { startTillApp, type TillApp, type TillAppOptions } from './app/till-app.js';
+export { openTillLog, TILL_LOG_FILE, type TillLog } from './app/till-log.js';
 export { startUiServer, type UiServer, type UiServerOptions } from './app/ui-server.js';
 export { openTillDb } from './engine/db.js';
 export * from './engine/errors.js';

@@ -1,4 +1,4 @@
-import type { SyncAgent, Till } from '@tillsync/pos-client';
+import type { SyncAgent, Till, TillLog } from '@tillsync/pos-client';
 import type { Random } from '../../hub/src/demo/random.js';
 import type { SimTimings, Span } from './sim-config.js';
 import { chooseAction, type Returnable, type TillAction } from './till-activity.js';
@@ -11,8 +11,8 @@ export interface SimulatedTillOptions {
   timings: SimTimings;
   /** The first online period: different per till, so that some are offline at any moment. */
   firstOnlineMs: number;
-  /** An action the till refused, or a sync agent that would not stop: reported, the till goes on. */
-  onError(err: unknown): void;
+  /** The till's own log (its ops, its agent's batches), closed with the till. */
+  log: TillLog;
 }
 
 /**
@@ -44,13 +44,14 @@ export class SimulatedTill {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.agent.stop();
+    this.options.log.close();
     this.till.close();
   }
 
   private goOffline(): void {
     this.agent.stop().then(
       () => this.after(this.draw(this.options.timings.offline), () => this.goOnline()),
-      (err: unknown) => this.options.onError(err),
+      (err: unknown) => this.failed(err),
     );
   }
 
@@ -72,7 +73,7 @@ export class SimulatedTill {
         ),
       );
     } catch (err) {
-      this.options.onError(err);
+      this.failed(err);
     }
     this.after(this.draw(this.options.timings.actEvery), () => this.act());
   }
@@ -104,6 +105,11 @@ export class SimulatedTill {
       case 'idle':
         return;
     }
+  }
+
+  /** An action the till refused, or a sync agent that would not stop: logged, the till goes on. */
+  private failed(err: unknown): void {
+    this.options.log.logger.error({ err }, 'simulated till: action failed');
   }
 
   private draw([min, max]: Span): number {

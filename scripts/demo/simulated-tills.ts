@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { SyncAgent } from '@tillsync/pos-client';
+import { openTillLog, SyncAgent } from '@tillsync/pos-client';
 import type { Queryable } from '../../hub/src/db/database.js';
 import { DEMO_LOCATIONS } from '../../hub/src/demo/brand.js';
 import { Random } from '../../hub/src/demo/random.js';
@@ -13,11 +13,13 @@ export interface SimulatedTillsOptions {
   /** Each till's data lives in <dataDir>/demo-tills/<device id>. */
   dataDir: string;
   config: SimConfig;
-  onError(deviceId: string, err: unknown): void;
 }
 
 /** The device id of the n-th (from 1) simulated till of a store: stable, so a restart reuses it. */
 export const simulatedTillId = (locationId: string, n: number) => `${locationId}-sim-${n}`;
+
+/** A simulated till's data directory (its SQLite file and its till.log). */
+export const simulatedTillDir = (dataDir: string, deviceId: string) => join(dataDir, 'demo-tills', deviceId);
 
 /**
  * Start `tillsPerStore` simulated tills in every demo store (warehouses have none), enrolling those
@@ -38,18 +40,17 @@ export async function startSimulatedTills(options: SimulatedTillsOptions): Promi
   const tills: SimulatedTill[] = [];
   try {
     for (const [k, device] of devices.entries()) {
-      const till = await openEnrolledTill(
-        options.db,
-        options.hubUrl,
-        join(options.dataDir, 'demo-tills', device.id),
-        device,
-      );
+      const dir = simulatedTillDir(options.dataDir, device.id);
+      const till = await openEnrolledTill(options.db, options.hubUrl, dir, device);
+      // Each logs to its own till.log like any till, never to the terminal the banner is on.
+      const log = openTillLog(till, dir);
+      const agent = new SyncAgent(till, { heartbeatMs: config.timings.heartbeatMs, logger: log.logger });
       tills.push(
-        new SimulatedTill(till, new SyncAgent(till, { heartbeatMs: config.timings.heartbeatMs }), {
+        new SimulatedTill(till, agent, {
           random: new Random(seeds.int(0, 2 ** 32 - 1)),
           timings: config.timings,
           firstOnlineMs: Math.round((onlineMin * (k + 1)) / devices.length),
-          onError: (err) => options.onError(device.id, err),
+          log,
         }),
       );
     }

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const STORES = ['store-paris-1', 'store-lyon-1', 'store-bordeaux-1'];
 const SIM_TILL = /^store-[a-z]+-1-sim-[12]$/;
+const LAST_LINE = 'Press Ctrl+C to stop everything.\n';
+
+/** The JSON lines of a log file. */
+const jsonLines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
+
+/** Lines logged at error level or worse by the simulated tills (an action their own till refused). */
+const simulatedTillErrors = (dataDir: string) =>
+  readdirSync(join(dataDir, 'demo-tills')).flatMap((id) =>
+    jsonLines(join(dataDir, 'demo-tills', id, 'till.log'))
+      .filter((l) => l.level >= 50)
+      .map((l) => `${id}: ${l.msg}`),
+  );
 
 interface Device {
   id: string;
@@ -27,7 +43,7 @@ class Demo {
     this.child = spawn(
       process.execPath,
       ['--import', 'tsx', '--conditions=@tillsync/source', join(root, 'scripts/start-demo.ts')],
-      { cwd: root, env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env } },
+      { cwd: root, env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', TILLSYNC_LOG_FILE: '', ...env } },
     );
     const collect = (d: Buffer) => {
       this.output += d.toString();
@@ -37,10 +53,10 @@ class Demo {
     this.exited = new Promise((resolve) => this.child.once('exit', resolve));
   }
 
-  /** Waits for the banner's last block: hub address, the HQ dashboard URL and its token. */
+  /** Waits for the banner's last line, then reads the hub address, the HQ dashboard URL and its token. */
   async ready(): Promise<{ hub: string; hqToken: string }> {
     await expect
-      .poll(() => /\/hq#token=\S+\n/.test(this.output) || this.child.exitCode !== null, {
+      .poll(() => this.output.includes(LAST_LINE) || this.child.exitCode !== null, {
         timeout: 60_000,
         interval: 200,
       })
@@ -116,7 +132,7 @@ describe('the README run command (pnpm start)', () => {
   });
 
   it('first start: hub, a cashier till and simulated tills that sell, drop offline and come back', async () => {
-    const demo = start();
+    const demo = start({ LOG_LEVEL: 'info' });
     const { hub, hqToken } = await demo.ready();
     firstHqToken = hqToken;
     // The dashboard line carries the seeded demo hq token, not another one.
@@ -163,9 +179,21 @@ describe('the README run command (pnpm start)', () => {
     };
     await expect.poll(cameBack, { timeout: 30_000, interval: 100 }).toBe(true);
 
+    // The banner is still the last thing on the terminal, after all that traffic, and says where
+    // the logs went: the hub's JSON lines (requests, sync batches) are in the file, not on screen.
+    expect(demo.output.endsWith(LAST_LINE), demo.output.slice(-500)).toBe(true);
+    expect(demo.output).not.toMatch(/^\{/m);
+    const hubLog = join(dir, 'logs', 'hub.log');
+    expect(demo.output).toContain(`hub             ${hubLog}`);
+    const logged = jsonLines(hubLog);
+    expect(logged.some((l) => l.level === 30 && l.msg === 'push batch applied')).toBe(true);
+    expect(logged.some((l) => l.msg === 'incoming request')).toBe(true);
+    // The simulated tills log to their own till.log, like any till.
+    expect(jsonLines(join(dir, 'demo-tills', 'store-lyon-1-sim-1', 'till.log')).length).toBeGreaterThan(0);
+
     expect(await demo.stop()).toBe(0);
     // Nothing a simulated till tried was refused by its own till.
-    expect(demo.output).not.toMatch(/simulated till \S+: /);
+    expect(simulatedTillErrors(dir)).toEqual([]);
   }, 120_000);
 
   it('second start reuses the data and the tills, with a fresh hq token for the dashboard', async () => {
@@ -185,7 +213,7 @@ describe('the README run command (pnpm start)', () => {
       .poll(() => simulatedSales(hub, hqToken, 'store-lyon-1', startedAt), { timeout: 20_000 })
       .toBeGreaterThan(0);
     expect(await demo.stop()).toBe(0);
-    expect(demo.output).not.toMatch(/simulated till \S+: /);
+    expect(simulatedTillErrors(dir)).toEqual([]);
   }, 90_000);
 
   it('TILLSYNC_DEMO_TILLS=0 starts no simulated till; a bad knob is a usage error', async () => {
@@ -194,14 +222,23 @@ describe('the README run command (pnpm start)', () => {
     expect(bad.output).toContain('TILLSYNC_DEMO_SPEED must be a number > 0 (got "fast")');
 
     const startedAt = Date.now();
-    const demo = start({ TILLSYNC_DEMO_TILLS: '0' });
+    // TILLSYNC_LOG_FILE=- puts the hub's JSON log back on stdout.
+    const demo = start({ TILLSYNC_DEMO_TILLS: '0', TILLSYNC_LOG_FILE: '-', LOG_LEVEL: 'info' });
     const { hub, hqToken } = await demo.ready();
     expect(demo.output).toContain('No simulated tills (TILLSYNC_DEMO_TILLS=0)');
+    expect(demo.output).toMatch(/^\{"level":30,.*"msg":"Server listening at/m);
+    expect(demo.output).toContain('hub             stdout (TILLSYNC_LOG_FILE=-)');
     // The cashier till reaching the hub is the signal: simulated tills would have started with it.
     await expect
       .poll(async () => (await devices(hub, hqToken)).filter(seenSince(startedAt)).map((d) => d.locationId))
       .toEqual(['store-paris-1']);
-    expect((await devices(hub, hqToken)).filter((d) => SIM_TILL.test(d.id) && d.connected)).toEqual([]);
+    // None connects to this hub. (`connected` alone can still be the previous start's: a hub that
+    // stops while its tills disconnect may close its database before it records their goodbye.)
+    expect(
+      (await devices(hub, hqToken)).filter(
+        (d) => SIM_TILL.test(d.id) && d.connected && seenSince(startedAt)(d),
+      ),
+    ).toEqual([]);
     expect(await demo.stop()).toBe(0);
   }, 90_000);
 });

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { configFromEnv, type HubConfig } from '../config.js';
 import { isConnectionLost } from '../db/connection-errors.js';
@@ -44,7 +45,8 @@ async function openAndStart(config: HubConfig, withDemo: boolean, io: CliIo) {
 }
 
 async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
-  const config = configFromEnv(io.env);
+  const fromEnv = configFromEnv(io.env);
+  const config = withDemo ? { ...fromEnv, logFile: fromEnv.logFile ?? demoLogFile(fromEnv) } : fromEnv;
   const { db, seed, hub } = await openAndStart(config, withDemo, io);
   try {
     const url = hub.url;
@@ -54,6 +56,7 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     say(io, `  API docs   ${url}/docs`);
     say(io, `  Health     ${url}/healthz`);
     say(io, `  Database   ${describeDatabase(config)}`);
+    say(io, `  Logs       ${describeLog(config)}`);
     say(
       io,
       `  Instances  ${config.databaseUrl ? 'several hubs may share this database (see README: Running several hubs)' : 'SINGLE INSTANCE: PGlite serves one hub; run several on Postgres'}`,
@@ -94,4 +97,17 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     await db.close();
     throw err;
   }
+}
+
+/** The demo keeps the JSON log out of the terminal, beside its data: the banner stays readable. */
+export function demoLogFile(config: Pick<HubConfig, 'dataDir'>): string {
+  return join(config.dataDir === ':memory:' ? 'data' : config.dataDir, 'logs', 'hub.log');
+}
+
+function describeLog(config: HubConfig): string {
+  if (config.logLevel === 'silent') return 'none (LOG_LEVEL=silent)';
+  const level = `level ${config.logLevel}, LOG_LEVEL to change`;
+  return config.logFile && config.logFile !== '-'
+    ? `${config.logFile} (JSON lines, ${level}; TILLSYNC_LOG_FILE=- for stdout)`
+    : `stdout (JSON lines, ${level})`;
 }
