@@ -51,7 +51,7 @@ function schemas(): Record<string, unknown> {
   for (const [event, { payload, reply }] of Object.entries(REQUEST_EVENTS) as RequestEntries) {
     add(payload, PAYLOADS[event]);
     add(reply, REPLY_VALUES[event]);
-    add(replySchema(reply), acknowledgement(event));
+    add(replySchema(reply as z.ZodType), acknowledgement(event));
   }
   for (const [event, payload] of Object.entries({ ...NOTICE_EVENTS, ...HUB_EVENTS }) as NoticeEntries) {
     if (!registry.has(payload)) add(payload, PAYLOADS[event]);
@@ -83,7 +83,11 @@ const PAYLOADS: Record<EventName, string> = {
   error: 'ProtocolError',
 };
 /** The `value` of each request's successful reply. */
-const REPLY_VALUES: Record<RequestEvent, string> = { push: 'Ack', pull: 'PullPage', checksum: 'ChecksumReply' };
+const REPLY_VALUES: Record<RequestEvent, string> = {
+  push: 'Ack',
+  pull: 'PullPage',
+  checksum: 'ChecksumReply',
+};
 /** The whole acknowledgement argument: `{ok: true, value} | {ok: false, error}`. */
 const acknowledgement = (event: RequestEvent) => `${event[0]!.toUpperCase()}${event.slice(1)}Acknowledgement`;
 
