@@ -1,3 +1,5 @@
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import {
   asyncApiDocument,
   CLIENT_EVENT_NAMES,
@@ -9,6 +11,8 @@ import {
 } from '@tillsync/sync-protocol';
 import { io } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { revokeDevice } from '../src/services/devices.js';
+import { GATE_VERDICT_MS, handshakePrincipal, upgradeGate } from '../src/sync/socket-limits.js';
 import { type SocketHub, startSocketHub } from './helpers/socket-hub.js';
 import { authFor, connectRaw, enrolDevice, eventually, pull, push } from './helpers/sync-client.js';
 import { testDbKind } from './helpers/test-db.js';
@@ -113,6 +117,29 @@ describe(`the published sync contract on ${testDbKind()}`, () => {
       const again = await connectRaw(hub.url, authFor(device.token));
       expect(lookups()).toBe(2);
       again.socket.close();
+    } finally {
+      query.mockRestore();
+    }
+  });
+
+  it('checks the token again for a handshake long after its upgrade, or with another token', async () => {
+    const device = await enrolDevice(hub, 'store-a');
+    const other = await enrolDevice(hub, 'store-a');
+    const req = new IncomingMessage(new Socket());
+    req.headers.authorization = `Bearer ${device.token}`;
+    req.url = '/sync/?EIO=4&transport=websocket';
+    const accepted = await new Promise((resolve) => upgradeGate(hub.app.db)(req, (_, ok) => resolve(ok)));
+    expect(accepted).toBe(true);
+    const query = vi.spyOn(hub.app.db, 'query');
+    try {
+      const at = Date.now();
+      expect(await handshakePrincipal(hub.app.db, req, device.token, at)).toMatchObject({ id: device.id });
+      expect(query).not.toHaveBeenCalled();
+      // Later than GATE_VERDICT_MS: looked up afresh (a revocation in between would count).
+      await revokeDevice(hub.app.db, device.id);
+      expect(await handshakePrincipal(hub.app.db, req, device.token, at + GATE_VERDICT_MS + 1)).toBeNull();
+      expect(await handshakePrincipal(hub.app.db, req, other.token, at)).toMatchObject({ id: other.id });
+      expect(query.mock.calls.length).toBeGreaterThanOrEqual(2);
     } finally {
       query.mockRestore();
     }
