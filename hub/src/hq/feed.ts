@@ -3,7 +3,7 @@ import type { Namespace } from 'socket.io';
 import type { HqUpdate } from '../schemas/health.js';
 import { listAlerts } from '../services/health/alerts.js';
 import { syncHealth } from '../services/health/sync-health.js';
-import { authenticate } from '../services/tokens.js';
+import { handshakePrincipal } from '../sync/socket-limits.js';
 
 /*
  * The dashboard's live feed: Socket.IO namespace /hq on the sync server (path /sync), for hq and
@@ -34,7 +34,10 @@ export function attachHqFeed(app: FastifyInstance): HqNamespace {
   const nsp = app.io.of('/hq') as unknown as HqNamespace;
   nsp.use(async (socket, next) => {
     const token: unknown = (socket.handshake.auth as { token?: unknown }).token;
-    const principal = typeof token === 'string' ? await authenticate(app.db, token).catch(() => null) : null;
+    const principal =
+      typeof token === 'string'
+        ? await handshakePrincipal(app.db, socket.request, token).catch(() => null)
+        : null;
     if (!principal) return next(refusal('unauthorized', 'unknown, revoked or missing token'));
     if (principal.role !== 'hq' && principal.role !== 'admin') {
       return next(refusal('forbidden', 'the HQ dashboard needs an hq or admin token'));

@@ -3,7 +3,7 @@ import { batchLines, LIMITS, type ProtocolError, UPGRADE_REFUSED_STATUS } from '
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import type { Queryable } from '../db/database.js';
 import { bearerToken } from '../plugins/app/auth.js';
-import { authenticate } from '../services/tokens.js';
+import { authenticate, type Principal } from '../services/tokens.js';
 
 /*
  * What one socket may cost the hub: its token checked before the upgrade, one message at most the
@@ -82,11 +82,39 @@ export function linesOverLimit(ops: readonly unknown[]): ProtocolError | null {
   };
 }
 
-/** The token each accepted upgrade request carried (the handshake must present the same one). */
-const upgradeTokens = new WeakMap<IncomingMessage, string>();
+/** What the gate verified for an accepted upgrade request: its token, who it stands for, when. */
+interface Gated {
+  token: string;
+  principal: Principal;
+  at: number;
+}
+const gated = new WeakMap<IncomingMessage, Gated>();
 
+/**
+ * How long the gate's verdict stands in for a fresh lookup. A Socket.IO handshake follows its
+ * upgrade at once; one sent much later on a connection held open (a revocation in between would
+ * have found no socket to close) is checked again.
+ */
+export const GATE_VERDICT_MS = 5_000;
+
+/** The token the upgrade request carried (the handshake must present the same one). */
 export function upgradeToken(req: IncomingMessage): string | undefined {
-  return upgradeTokens.get(req);
+  return gated.get(req)?.token;
+}
+
+/**
+ * Who `token` stands for, for a handshake on the connection `req` opened: the gate's verdict when
+ * it checked this very token moments ago (one lookup per connection), else a lookup now.
+ */
+export function handshakePrincipal(
+  db: Queryable,
+  req: IncomingMessage,
+  token: string,
+  now = Date.now(),
+): Promise<Principal | null> {
+  const g = gated.get(req);
+  if (g && g.token === token && now - g.at <= GATE_VERDICT_MS) return Promise.resolve(g.principal);
+  return authenticate(db, token);
 }
 
 /**
@@ -107,7 +135,7 @@ export function upgradeGate(db: Queryable) {
     void check.then((principal) => {
       if (principal === DATABASE_UNAVAILABLE) return callback("the hub's database is unavailable", false);
       if (principal && token) {
-        upgradeTokens.set(req, token);
+        gated.set(req, { token, principal, at: Date.now() });
         return callback(null, true);
       }
       const refuse = () => callback(REFUSED.message, false);

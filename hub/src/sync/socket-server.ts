@@ -9,6 +9,7 @@ import {
   type ProtocolError,
   Pull,
   type Reply,
+  type RequestEvent,
   type ReservationPush,
   type StockPush,
 } from '@tillsync/sync-protocol';
@@ -16,7 +17,6 @@ import type { FastifyInstance } from 'fastify';
 import { Server, type Socket } from 'socket.io';
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import type { LocationCommit } from '../plugins/app/stock-writer.js';
-import { authenticate } from '../services/tokens.js';
 import type { SyncAdapter } from './cluster.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
 import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
@@ -24,6 +24,7 @@ import { observedPush } from './push-telemetry.js';
 import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
 import { reconcileJournal } from './restore-recovery.js';
 import {
+  handshakePrincipal,
   linesOverLimit,
   MAX_MESSAGE_BYTES,
   rateLimited,
@@ -103,9 +104,10 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
     }
     if (auth.data.token !== upgradeToken(socket.request))
       return next(refusal('unauthorized', "the handshake token differs from the upgrade request's"));
-    const principal = await authenticate(app.db, auth.data.token).catch((err: unknown) =>
-      // A database blip is no verdict on the token: the till must retry, not stop as refused.
-      isDatabaseUnavailable(err) ? unavailable : null,
+    const principal = await handshakePrincipal(app.db, socket.request, auth.data.token).catch(
+      (err: unknown) =>
+        // A database blip is no verdict on the token: the till must retry, not stop as refused.
+        isDatabaseUnavailable(err) ? unavailable : null,
     );
     if (principal === unavailable) return next(refusal('unavailable', UNAVAILABLE_MESSAGE));
     if (principal?.kind !== 'device')
@@ -216,7 +218,7 @@ async function onConnection(
   const budget = socketBudget();
 
   socket.on('push', (payload, reply) => {
-    if (typeof reply !== 'function') return;
+    if (typeof reply !== 'function') return void socket.emit('error', ackRequired('push'));
     const batch = PushEnvelope.safeParse(payload);
     if (!batch.success) {
       const tooMany = Array.isArray((payload as { ops?: unknown } | null)?.ops);
@@ -245,7 +247,7 @@ async function onConnection(
   });
 
   socket.on('pull', (payload, reply) => {
-    if (typeof reply !== 'function') return;
+    if (typeof reply !== 'function') return void socket.emit('error', ackRequired('pull'));
     const wait = budget('pull');
     if (wait) return reply({ ok: false, error: rateLimited('pull', wait) });
     const req = Pull.safeParse(payload);
@@ -257,7 +259,7 @@ async function onConnection(
   });
 
   socket.on('checksum', (payload, reply) => {
-    if (typeof reply !== 'function') return;
+    if (typeof reply !== 'function') return void socket.emit('error', ackRequired('checksum'));
     const wait = budget('checksum');
     if (wait) return reply({ ok: false, error: rateLimited('checksum', wait) });
     if (!ChecksumRequest.safeParse(payload ?? {}).success)
@@ -303,6 +305,15 @@ async function onConnection(
     stockCursor: String(cursor),
   });
   socket.emit('reservations', { snapshot: true, changes: await heldReservations(app.db, locationId) });
+}
+
+/** A request sent without a callback has nowhere to be answered: it is not processed, and said so. */
+function ackRequired(event: RequestEvent): ProtocolError {
+  return {
+    code: 'ack_required',
+    message: `${event} must be emitted with an acknowledgement callback (its reply is the callback's argument); nothing was done`,
+    details: { event },
+  };
 }
 
 function fail(code: ProtocolError['code'], message: string): Reply<never> {

@@ -1,3 +1,4 @@
+export * from './asyncapi.js';
 export * from './batch.js';
 export * from './catalog.js';
 export * from './checksum.js';

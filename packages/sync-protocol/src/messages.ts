@@ -189,6 +189,11 @@ export const ErrorCode = z.enum([
   'internal',
   /** The hub's database is out of reach for now: nothing was applied or acked; retry later. */
   'unavailable',
+  /**
+   * A request event (push, pull, checksum) sent without an acknowledgement callback: the hub has
+   * nowhere to answer, so it did nothing and says so in an `error` event (`details.event`).
+   */
+  'ack_required',
 ]);
 export const ProtocolError = z.strictObject({
   code: ErrorCode,
@@ -203,10 +208,51 @@ export const RateLimitedDetails = z.object({ retryAfterMs: z.number().int().nonn
 /** A request answered through a Socket.IO acknowledgement: either the reply or an error. */
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
 
-/** Events the till emits (each answered by an acknowledgement callback). */
+/** The schema of a `Reply` carrying `value` (what an acknowledgement's one argument must match). */
+export function replySchema<T>(value: z.ZodType<T>) {
+  return z.discriminatedUnion('ok', [
+    z.strictObject({ ok: z.literal(true), value }),
+    z.strictObject({ ok: z.literal(false), error: ProtocolError }),
+  ]);
+}
+
+/** The details of an `ack_required` error: the event that came without a callback. */
+export const AckRequiredDetails = z.strictObject({ event: z.string() });
+
+/*
+ * Every event of the protocol, with its schemas: the one list the hub registers, the till speaks
+ * and the AsyncAPI document (asyncapi.ts) is generated from.
+ */
+
+/** Till → hub events answered through an acknowledgement callback: payload, and the reply's value. */
+export const REQUEST_EVENTS = {
+  push: { payload: PushBatch, reply: Ack },
+  pull: { payload: Pull, reply: PullPage },
+  checksum: { payload: ChecksumRequest, reply: ChecksumReply },
+} as const;
+export type RequestEvent = keyof typeof REQUEST_EVENTS;
+
+/** Till → hub events without a reply (a bad one is answered by an `error` event). */
+export const NOTICE_EVENTS = { heartbeat: Heartbeat } as const;
+
+/** Hub → till events. */
+export const HUB_EVENTS = {
+  hello: Hello,
+  stock: StockPush,
+  reservations: ReservationPush,
+  error: ProtocolError,
+} as const;
+
+export const CLIENT_EVENT_NAMES = [
+  ...(Object.keys(REQUEST_EVENTS) as RequestEvent[]),
+  ...(Object.keys(NOTICE_EVENTS) as Array<keyof typeof NOTICE_EVENTS>),
+];
+export const HUB_EVENT_NAMES = Object.keys(HUB_EVENTS) as Array<keyof typeof HUB_EVENTS>;
+
+/** Events the till emits: requests (each answered by an acknowledgement callback) and notices. */
 export interface ClientToHubEvents {
   push: (batch: PushBatch, reply: (r: Reply<Ack>) => void) => void;
-  pull: (req: Pull, reply: (r: Reply<PullPage>) => void) => void;
+  pull: (req: z.input<typeof Pull>, reply: (r: Reply<PullPage>) => void) => void;
   checksum: (req: z.infer<typeof ChecksumRequest>, reply: (r: Reply<ChecksumReply>) => void) => void;
   heartbeat: (hb: Heartbeat) => void;
 }
@@ -218,3 +264,10 @@ export interface HubToClientEvents {
   reservations: (push: ReservationPush) => void;
   error: (err: ProtocolError) => void;
 }
+
+// The typed interfaces and the lists above name the same events (a compile error otherwise).
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : never;
+export const EVENT_LISTS_MATCH: [
+  SameKeys<ClientToHubEvents, typeof REQUEST_EVENTS & typeof NOTICE_EVENTS>,
+  SameKeys<HubToClientEvents, typeof HUB_EVENTS>,
+] = [true, true];

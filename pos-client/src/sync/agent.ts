@@ -15,13 +15,15 @@ import {
   PullPage,
   RateLimitedDetails,
   type Reply,
+  type RequestEvent,
   ReservationPush,
+  replySchema,
   StockPush,
   stockChecksum,
   upgradeHeaders,
 } from '@tillsync/sync-protocol';
 import { io, type Socket } from 'socket.io-client';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Till } from '../engine/till.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { fetchCatalog } from './hub-api.js';
@@ -399,7 +401,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
    * One request with an acknowledgement: times out, validates the reply, unwraps hub errors, and
    * waits out a `rate_limited` answer as the hub says before asking again.
    */
-  private async request<E extends 'push' | 'pull' | 'checksum', T>(
+  private async request<E extends RequestEvent, T>(
     socket: HubSocket,
     event: E,
     payload: Parameters<ClientToHubEvents[E]>[0],
@@ -409,7 +411,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       const raw: unknown = await (
         socket.timeout(this.opts.requestTimeoutMs) as unknown as RawEmitter
       ).emitWithAck(event, payload);
-      const reply = ReplyOf(schema).safeParse(raw);
+      const reply = replySchema(schema).safeParse(raw);
       if (!reply.success) throw new Error(`hub sent a malformed ${event} reply`);
       const value = reply.data as Reply<T>;
       if (value.ok) return value.value;
@@ -430,12 +432,6 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
 interface RawEmitter {
   emitWithAck(event: string, payload: unknown): Promise<unknown>;
 }
-
-const ReplyOf = <T>(schema: z.ZodType<T>) =>
-  z.union([
-    z.object({ ok: z.literal(true), value: schema }),
-    z.object({ ok: z.literal(false), error: ProtocolError }),
-  ]);
 
 /** An ack for the log: op ids by result, rejections with their reason. */
 function ackSummary(ack: Ack) {
