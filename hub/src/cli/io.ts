@@ -20,6 +20,9 @@ export interface CliOutcome {
   };
 }
 
+/** Wraps a command for commander's `.action()`: its outcome becomes runCli's. */
+export type RunCommand = (command: () => Promise<CliOutcome>) => () => Promise<void>;
+
 /** Bad command-line usage a command finds itself (commander finds the rest): exit code 2. */
 export class UsageError extends Error {}
 

@@ -7,7 +7,7 @@ import { ConfigError, type EnvVar, envHelpLines } from '../env-config.js';
 import { backup, restore } from './backup.js';
 import { grantCommand, migrateCommand } from './db.js';
 import { importCsv } from './import.js';
-import { type CliIo, type CliOutcome, UsageError } from './io.js';
+import { type CliIo, type CliOutcome, type RunCommand, UsageError } from './io.js';
 
 export type { CliIo, CliOutcome } from './io.js';
 
@@ -15,6 +15,7 @@ import { demo, serve } from './serve.js';
 import { createToken } from './token.js';
 
 const NAME = 'tillsync-hub';
+const HINT = `(${NAME} --help lists the commands, ${NAME} <command> --help their options)`;
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
@@ -52,17 +53,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
     }
     io.stderr.write(`error: ${(err as Error).message}\n`);
     if (err instanceof UsageError) {
-      io.stderr.write(`(${NAME} --help lists the commands, ${NAME} <command> --help their options)\n`);
+      io.stderr.write(`${HINT}\n`);
       return { exitCode: USAGE_EXIT };
     }
     return { exitCode: 1 };
   }
 }
 
-type Run = (command: () => Promise<CliOutcome>) => () => Promise<void>;
-
 /** The command tree. Built per run: commander keeps parsed option values on its objects. */
-function hubProgram(io: CliIo, run: Run): Command {
+function hubProgram(io: CliIo, run: RunCommand): Command {
   const program = new Command(NAME)
     .description("Tillsync hub: the REST API, the tills' sync and the HQ dashboard")
     .version(version, '-V, --version')
@@ -71,7 +70,7 @@ function hubProgram(io: CliIo, run: Run): Command {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
-    .showHelpAfterError(`(${NAME} --help lists the commands, ${NAME} <command> --help their options)`)
+    .showHelpAfterError(HINT)
     .addHelpText(
       'after',
       `
@@ -110,8 +109,8 @@ Configuration is read from the environment: \`${NAME} serve --help\` lists every
       );
   }
 
-  // Remote token commands (list, revoke, rotate against a running hub) are added to `token`
-  // beside `create`, each as `token.command(...)`.
+  // Remote token commands (list, revoke, rotate against a running hub) join `create` here, from
+  // their own module: `token.command('list')…action(…run(…))`, with `run` as below.
   const token = program.command('token').description('API tokens');
   token
     .command('create')
