@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_FORWARD_DRIFT_MS } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import { DEFAULT_APPLICATION_NAME, DEFAULT_POSTGRES_TIMEOUTS } from './db/postgres.js';
+import { type EnvVar, envVarsOf, parseEnv } from './env-config.js';
 import { DEFAULT_THRESHOLDS } from './services/health/evaluate.js';
 import { DEFAULT_RETENTION } from './services/retention.js';
 import { DEFAULT_DELIVERY_SETTINGS } from './services/webhooks/delivery.js';
@@ -46,8 +47,11 @@ export const HubConfig = z.object({
   dataDir: z.string().default('./data'),
   host: z.string().default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** production refuses to start without an admin token configured out of band (cli/bootstrap.ts). */
-  env: z.enum(['development', 'production', 'test']).default('development'),
+  /**
+   * Any name boots; only `production` adds a rule: refuse to start without an admin token configured
+   * out of band (services/bootstrap-admin.ts).
+   */
+  env: z.string().default('development'),
   /** `<id>:<sha256 hex of the secret>` of an admin token made out of band (README, Production setup). */
   adminTokenHash: z.string().optional(),
   /** Where a minted bootstrap admin token is written (mode 0600); default `<dataDir>/bootstrap-admin-token`. */
@@ -126,8 +130,17 @@ export const HubConfig = z.object({
 });
 export type HubConfig = z.infer<typeof HubConfig>;
 
+/** Read the hub's settings; a bad value throws ConfigError naming the variable (env-config.ts). */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
-  return HubConfig.parse({
+  return parseEnv(HubConfig, configInput, env);
+}
+
+/** Every environment variable the hub reads, with the form it expects (the CLI's --help). */
+export const HUB_ENV_VARS: readonly EnvVar[] = envVarsOf(HubConfig, configInput);
+
+/** HubConfig's input: which variable feeds which field (the one place that says so). */
+function configInput(env: NodeJS.ProcessEnv) {
+  return {
     databaseUrl: env.DATABASE_URL || undefined,
     migrationDatabaseUrl: env.TILLSYNC_MIGRATION_DATABASE_URL || undefined,
     postgres: {
@@ -175,5 +188,5 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
       offlineAlertMs: env.TILLSYNC_OFFLINE_ALERT_SECONDS,
       lagAlertMs: env.TILLSYNC_LAG_ALERT_SECONDS,
     },
-  });
+  };
 }

@@ -1,6 +1,9 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliRun, runCliCaptured } from './helpers/run-cli.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl, testDbKind } from './helpers/test-db.js';
@@ -173,13 +176,164 @@ describe(`hub command line on ${testDbKind()}`, () => {
     expect(unknown.stderr).toContain('unknown location store-nowhere');
   });
 
-  it('answers unknown commands and options with the usage text', async () => {
+  it('boots under any NODE_ENV (only production has extra rules)', async () => {
+    const run = await runCliCaptured(['serve'], { ...env, NODE_ENV: 'staging' });
+    try {
+      expect(run.stderr).toBe('');
+      expect(run.exitCode).toBe(0);
+      expect((await fetch(`${run.running?.url}/healthz`)).status).toBe(200);
+    } finally {
+      await run.running?.close();
+    }
+  });
+
+  it('names an unknown command or option, exit code 2, running nothing', async () => {
     const command = await cli('frobnicate');
     expect(command.exitCode).toBe(2);
-    expect(command.stderr).toContain('error: unknown command: frobnicate');
-    expect(command.stderr).toContain('Usage: tillsync-hub <command>');
+    expect(command.stderr).toContain("error: unknown command 'frobnicate'");
+    expect(command.stderr).toContain('tillsync-hub --help lists the commands');
     const option = await cli('serve', '--verbose');
     expect(option.exitCode).toBe(2);
-    expect(option.stderr).toContain("Unknown option '--verbose'");
+    expect(option.stderr).toContain("error: unknown option '--verbose'");
+    expect(option.running).toBeUndefined();
+    const missing = await cli('import', 'stock');
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("error: missing required argument 'file.csv'");
+    const extra = await cli('backup', 'a.tar', 'b.tar');
+    expect(extra.exitCode).toBe(2);
+    expect(extra.stderr).toContain('error: too many arguments');
+    const none = await cli();
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain('Usage: tillsync-hub');
+  });
+
+  it('reports a bad setting in one line naming the variable and the form it takes, exit code 2', async () => {
+    const port = await runCliCaptured(['serve'], { ...env, PORT: 'abc' });
+    expect(port.exitCode).toBe(2);
+    expect(port.running).toBeUndefined();
+    expect(port.stderr).toBe('error: PORT: expected an integer 0-65535, got "abc"\n');
+    const two = await runCliCaptured(['migrate'], {
+      ...env,
+      LOG_LEVEL: 'loud',
+      TILLSYNC_PG_CONNECT_TIMEOUT_SECONDS: '-1',
+    });
+    expect(two.exitCode).toBe(2);
+    expect(two.stderr.split('\n').filter(Boolean).sort()).toEqual([
+      'error: LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'error: TILLSYNC_PG_CONNECT_TIMEOUT_SECONDS: expected a number greater than 0, got "-1"',
+    ]);
   });
 });
+
+/* What does not depend on the database: help, version, and the exit codes of the real process. */
+if (testDbKind() === 'pglite') {
+  describe('hub command line conventions', () => {
+    const HUB = fileURLToPath(new URL('..', import.meta.url));
+    const cli = (...argv: string[]) => runCliCaptured(argv, {});
+
+    it('--help on every command lists its options and the environment variables it reads', async () => {
+      const database = ['DATABASE_URL', 'TILLSYNC_DATA_DIR', 'TILLSYNC_PG_CONNECT_TIMEOUT_SECONDS'];
+      const commands: Array<[string[], string[]]> = [
+        [['serve'], ['PORT', 'HOST', 'NODE_ENV', 'LOG_LEVEL', 'TILLSYNC_ADMIN_TOKEN_HASH', ...database]],
+        [['demo'], ['PORT', 'NODE_ENV', ...database]],
+        [
+          ['import', 'products'],
+          ['<file.csv>', '--skip-invalid', 'sku,name,barcode', ...database],
+        ],
+        [
+          ['import', 'stock'],
+          ['<file.csv>', '--skip-invalid', 'location,sku,on_hand', ...database],
+        ],
+        [
+          ['token', 'create'],
+          ['--role <role>', '--location <id>', '--name <name>', ...database],
+        ],
+        [['migrate'], ['TILLSYNC_MIGRATION_DATABASE_URL', ...database]],
+        [
+          ['db', 'grant'],
+          ['--role <db role>', 'TILLSYNC_MIGRATION_DATABASE_URL', ...database],
+        ],
+        [['backup'], ['<file>', ...database]],
+        [['restore'], ['<file>', '--force', ...database]],
+      ];
+      for (const [command, expected] of commands) {
+        const run = await cli(...command, '--help');
+        expect(run.exitCode, command.join(' ')).toBe(0);
+        expect(run.stdout).toContain(`Usage: tillsync-hub ${command.join(' ')}`);
+        expect(run.stdout).toContain('Environment:');
+        for (const text of expected) expect(run.stdout, `${command.join(' ')}: ${text}`).toContain(text);
+      }
+      const top = await cli('--help');
+      for (const [command] of commands) expect(top.stdout).toContain(`  ${command[0]}`);
+      expect(top.stdout).toContain('Exit codes:');
+    });
+
+    it('serve --help lists every variable config.ts reads, with its form', async () => {
+      const source = await readFile(join(HUB, 'src/config.ts'), 'utf8');
+      const read = [...source.matchAll(/env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!);
+      expect(read.length).toBeGreaterThan(30);
+      const help = (await cli('serve', '--help')).stdout;
+      for (const name of read) expect(help, name).toMatch(new RegExp(`^ {2}${name} +\\S`, 'm'));
+      expect(help).toMatch(/^ {2}PORT +an integer 0-65535 \(default 8080\)$/m);
+    });
+
+    it('--version prints the package version', async () => {
+      const { version } = JSON.parse(await readFile(join(HUB, 'package.json'), 'utf8')) as {
+        version: string;
+      };
+      for (const flag of ['--version', '-V']) {
+        const run = await cli(flag);
+        expect(run).toMatchObject({ exitCode: 0, stdout: `${version}\n`, stderr: '' });
+      }
+    });
+
+    it('exits with these codes as a real process', { timeout: 120_000 }, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tillsync-cli-child-'));
+      try {
+        const [help, option, port] = await Promise.all([
+          runHubProcess(['--help'], {}),
+          runHubProcess(['serve', '--verbose'], {}),
+          runHubProcess(['serve'], { PORT: 'abc', TILLSYNC_DATA_DIR: join(dir, 'data') }),
+        ]);
+        expect(help).toMatchObject({ code: 0 });
+        expect(help.stdout).toContain('Usage: tillsync-hub');
+        expect(option).toMatchObject({ code: 2, stdout: '' });
+        expect(option.stderr).toContain("error: unknown option '--verbose'");
+        expect(port).toMatchObject({
+          code: 2,
+          stderr: 'error: PORT: expected an integer 0-65535, got "abc"\n',
+        });
+        // A refused configuration opens nothing: no data directory was made.
+        expect(await readdir(dir)).toEqual([]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    /** The CLI's own entry point in a child process, from its sources. */
+    async function runHubProcess(
+      argv: string[],
+      env: NodeJS.ProcessEnv,
+    ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--conditions=@tillsync/source', join(HUB, 'src/cli/main.ts'), ...argv],
+        {
+          cwd: join(HUB, '..'),
+          env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk;
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk;
+      });
+      const [code] = (await once(child, 'close')) as [number | null];
+      return { code, stdout, stderr };
+    }
+  });
+}

@@ -1,7 +1,7 @@
 import { configFromEnv, type HubConfig } from '../config.js';
 import { GrantError, grantAppRole } from '../db/grants.js';
 import { openCliDatabase } from './database.js';
-import { type CliIo, type CliOutcome, say, UsageError } from './io.js';
+import { type CliIo, type CliOutcome, say } from './io.js';
 
 /** Schema changes and grants are the owner's: TILLSYNC_MIGRATION_DATABASE_URL, else DATABASE_URL. */
 function ownerConfig(env: NodeJS.ProcessEnv): HubConfig {
@@ -26,8 +26,7 @@ export async function migrateCommand(io: CliIo): Promise<CliOutcome> {
 }
 
 /** `db grant --role <name>`: make <name> the restricted role the hub serves as (db/grants.ts). */
-export async function grantCommand(io: CliIo, role: string | undefined): Promise<CliOutcome> {
-  if (!role) throw new UsageError('db grant needs --role <database role the hub serves as>');
+export async function grantCommand(io: CliIo, role: string): Promise<CliOutcome> {
   const db = await openCliDatabase(ownerConfig(io.env));
   try {
     const { schema } = await grantAppRole(db, role);

@@ -9,7 +9,7 @@ import {
   planStockImport,
 } from '../services/csv-import.js';
 import { describeDatabase, openCliDatabase } from './database.js';
-import { type CliIo, type CliOutcome, say, UsageError } from './io.js';
+import { type CliIo, type CliOutcome, say } from './io.js';
 import { progress } from './progress.js';
 
 /** Rejected rows printed in full; beyond this only a count (a broken 50,000-line file is one mistake). */
@@ -21,13 +21,10 @@ const PARTIAL_IMPORT = 3;
 /** `import products|stock <file.csv> [--skip-invalid]` */
 export async function importCsv(
   io: CliIo,
-  kind: string | undefined,
-  file: string | undefined,
+  kind: 'products' | 'stock',
+  file: string,
   skipInvalid: boolean,
 ): Promise<CliOutcome> {
-  if (kind !== 'products' && kind !== 'stock')
-    throw new UsageError('import what? `import products <file.csv>` or `import stock <file.csv>`');
-  if (!file) throw new UsageError(`import ${kind} needs a CSV file`);
   const text = await readFile(file, 'utf8');
   const config = configFromEnv(io.env);
   const db = await openCliDatabase(config);

@@ -20,7 +20,10 @@ export interface CliOutcome {
   };
 }
 
-/** Bad command-line usage: printed with the usage text, exit code 2. */
+/** Wraps a command for commander's `.action()`: its outcome becomes runCli's. */
+export type RunCommand = (command: () => Promise<CliOutcome>) => () => Promise<void>;
+
+/** Bad command-line usage a command finds itself (commander finds the rest): exit code 2. */
 export class UsageError extends Error {}
 
 export function say(io: CliIo, text = ''): void {

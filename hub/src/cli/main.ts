@@ -1,99 +1,171 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError } from 'commander';
+import { HUB_ENV_VARS } from '../config.js';
+import { ConfigError, type EnvVar, envHelpLines } from '../env-config.js';
 import { backup, restore } from './backup.js';
 import { grantCommand, migrateCommand } from './db.js';
 import { importCsv } from './import.js';
-import { type CliIo, type CliOutcome, UsageError } from './io.js';
+import { type CliIo, type CliOutcome, type RunCommand, UsageError } from './io.js';
 
 export type { CliIo, CliOutcome } from './io.js';
 
 import { demo, serve } from './serve.js';
 import { createToken } from './token.js';
 
-const USAGE = `Usage: tillsync-hub <command> [options]
+const NAME = 'tillsync-hub';
+const HINT = `(${NAME} --help lists the commands, ${NAME} <command> --help their options)`;
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
-Commands:
-  serve                                  start the hub (first start: writes an admin token to a 0600 file)
-  demo                                   seed the "Maison Lumière" demo brand if the database is empty, then serve
-  import products <file.csv> [--skip-invalid]
-                                         columns: sku,name,barcode,category,price[,currency]
-  import stock <file.csv> [--skip-invalid]
-                                         columns: location,sku,on_hand[,reorder_point]
-  token create --role <admin|hq|store_manager|channel> [--location <id>] [--name <name>]
-  migrate                                apply pending migrations as the schema owner
-  db grant --role <db role>              Postgres: let <db role> serve the hub with DML only (no TRUNCATE,
-                                         no DDL, the ledger append-only); idempotent
-  backup <file>                          Postgres: pg_dump custom format; PGlite: data-dir tarball
-                                         (PGlite: stop the hub first, it holds the data directory)
-  restore <file> [--force]               into an empty database, then migrate and check the ledger;
-                                         --force replaces a database that already has data
+/** Usage errors (unknown command or option, missing argument, bad value): exit code 2. */
+const USAGE_EXIT = 2;
 
-Import exit codes: 0 all rows imported, 1 nothing imported (rows rejected or error),
-  3 valid rows imported with --skip-invalid, some rejected. 2 is a usage error.
-
-Environment:
-  TILLSYNC_DATA_DIR  PGlite data directory (default ./data)    DATABASE_URL  use Postgres instead
-  HOST, PORT         listen address (default 127.0.0.1:8080)   LOG_LEVEL     info, debug, silent, ...
-  TILLSYNC_MIGRATION_DATABASE_URL  the owner's connection for migrate, db grant (and serve's migrations)
-  NODE_ENV=production  refuse to start without TILLSYNC_ADMIN_TOKEN_HASH or an admin token made out of band
-`;
+/** What the commands that only open the database read: where it is and how to reach it. */
+const DATABASE_VARS = HUB_ENV_VARS.filter((v) =>
+  ['databaseUrl', 'migrationDatabaseUrl', 'dataDir', 'postgres'].includes(v.path[0] ?? ''),
+);
 
 /**
  * Run one command. Short commands finish and return their exit code; `serve` and `demo` return
- * once listening, with `running.close()` to stop them.
+ * once listening, with `running.close()` to stop them. Commander writes to `io` and never exits
+ * the process: its errors come back here as exceptions and become exit code 2.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOutcome> {
+  let outcome: CliOutcome = { exitCode: 0 };
+  const run = (command: () => Promise<CliOutcome>) => async () => {
+    outcome = await command();
+  };
+  const program = hubProgram(io, run);
   try {
-    const { values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'skip-invalid': { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        role: { type: 'string' },
-        location: { type: 'string' },
-        name: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-    const [command, ...rest] = positionals;
-    if (values.help || command === 'help') {
-      io.stdout.write(USAGE);
-      return { exitCode: 0 };
-    }
-    switch (command) {
-      case 'serve':
-        return await serve(io);
-      case 'demo':
-        return await demo(io);
-      case 'import':
-        return await importCsv(io, rest[0], rest[1], values['skip-invalid']);
-      case 'token':
-        if (rest[0] !== 'create') throw new UsageError('the token command is `token create --role <role>`');
-        return await createToken(io, { role: values.role, location: values.location, name: values.name });
-      case 'migrate':
-        return await migrateCommand(io);
-      case 'db':
-        if (rest[0] !== 'grant') throw new UsageError('the db command is `db grant --role <db role>`');
-        return await grantCommand(io, values.role);
-      case 'backup':
-        return await backup(io, rest[0]);
-      case 'restore':
-        return await restore(io, rest[0], values.force);
-      default:
-        throw new UsageError(command ? `unknown command: ${command}` : 'missing command');
-    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return outcome;
   } catch (err) {
-    // parseArgs reports unknown or malformed options with an ERR_PARSE_ARGS_* code.
-    const usage =
-      err instanceof UsageError || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
+    if (err instanceof CommanderError) {
+      // --help, --version and `help` end here too, with exit code 0; commander printed the message.
+      return { exitCode: err.exitCode === 0 ? 0 : USAGE_EXIT };
+    }
+    if (err instanceof ConfigError) {
+      for (const line of err.lines) io.stderr.write(`error: ${line}\n`);
+      return { exitCode: USAGE_EXIT };
+    }
     io.stderr.write(`error: ${(err as Error).message}\n`);
-    if (usage) io.stderr.write(`\n${USAGE}`);
-    return { exitCode: usage ? 2 : 1 };
+    if (err instanceof UsageError) {
+      io.stderr.write(`${HINT}\n`);
+      return { exitCode: USAGE_EXIT };
+    }
+    return { exitCode: 1 };
   }
+}
+
+/** The command tree. Built per run: commander keeps parsed option values on its objects. */
+function hubProgram(io: CliIo, run: RunCommand): Command {
+  const program = new Command(NAME)
+    .description("Tillsync hub: the REST API, the tills' sync and the HQ dashboard")
+    .version(version, '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .showHelpAfterError(HINT)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 done; 1 failed (or import: nothing imported); 2 usage or configuration error;
+  3 import --skip-invalid imported the valid rows and rejected some.
+Configuration is read from the environment: \`${NAME} serve --help\` lists every variable.`,
+    );
+
+  program
+    .command('serve')
+    .description('start the hub (first start: writes an admin token to a 0600 file)')
+    .addHelpText('after', environment(HUB_ENV_VARS, PRODUCTION_NOTE))
+    .action(run(() => serve(io)));
+
+  program
+    .command('demo')
+    .description('seed the "Maison Lumière" demo brand if the database is empty, then serve')
+    .addHelpText('after', environment(HUB_ENV_VARS, PRODUCTION_NOTE))
+    .action(run(() => demo(io)));
+
+  const importCommand = program
+    .command('import')
+    .description('import products or stock from a CSV file (all rows or none, unless --skip-invalid)');
+  for (const [kind, columns] of [
+    ['products', 'sku,name,barcode,category,price[,currency]'],
+    ['stock', 'location,sku,on_hand[,reorder_point]'],
+  ] as const) {
+    importCommand
+      .command(kind)
+      .description(`import ${kind}; columns: ${columns}`)
+      .argument('<file.csv>', 'the CSV file, with a header line')
+      .option('--skip-invalid', 'import the valid rows and report the others (exit code 3)', false)
+      .addHelpText('after', environment(DATABASE_VARS))
+      .action((file: string, options: { skipInvalid: boolean }) =>
+        run(() => importCsv(io, kind, file, options.skipInvalid))(),
+      );
+  }
+
+  // Remote token commands (list, revoke, rotate against a running hub) join `create` here, from
+  // their own module: `token.command('list')…action(…run(…))`, with `run` as below.
+  const token = program.command('token').description('API tokens');
+  token
+    .command('create')
+    .description('make an API token in the database (the way back in when a token is lost)')
+    .requiredOption('--role <role>', 'admin, hq, store_manager or channel')
+    .option('--location <id>', "a store_manager token's location (only theirs)")
+    .option('--name <name>', 'what the token is for (default "cli <role> [<location>]")')
+    .addHelpText('after', environment(DATABASE_VARS))
+    .action((options: { role: string; location?: string; name?: string }) =>
+      run(() => createToken(io, options))(),
+    );
+
+  program
+    .command('migrate')
+    .description('apply pending migrations as the schema owner')
+    .addHelpText('after', environment(DATABASE_VARS))
+    .action(run(() => migrateCommand(io)));
+
+  program
+    .command('db')
+    .description('database administration')
+    .command('grant')
+    .description(
+      'Postgres: let <db role> serve the hub with DML only (no TRUNCATE, no DDL, the ledger append-only); idempotent',
+    )
+    .requiredOption('--role <db role>', 'the database role the hub serves as')
+    .addHelpText('after', environment(DATABASE_VARS))
+    .action((options: { role: string }) => run(() => grantCommand(io, options.role))());
+
+  program
+    .command('backup')
+    .description(
+      'Postgres: pg_dump custom format; PGlite: data-dir tarball (PGlite: stop the hub first, it holds the data directory)',
+    )
+    .argument('<file>', 'where to write the backup')
+    .addHelpText('after', environment(DATABASE_VARS))
+    .action((file: string) => run(() => backup(io, file))());
+
+  program
+    .command('restore')
+    .description('restore into an empty database, then migrate and check the ledger')
+    .argument('<file>', 'a file written by `backup`')
+    .option('--force', 'replace a database that already has data', false)
+    .addHelpText('after', environment(DATABASE_VARS))
+    .action((file: string, options: { force: boolean }) => run(() => restore(io, file, options.force))());
+
+  return program;
+}
+
+const PRODUCTION_NOTE =
+  'NODE_ENV may be anything; production refuses to start without TILLSYNC_ADMIN_TOKEN_HASH or an\n' +
+  'admin token made out of band. README, "Configuration", says what each variable does.';
+
+function environment(vars: readonly EnvVar[], note?: string): string {
+  return `\nEnvironment:\n${envHelpLines(vars).join('\n')}${note ? `\n\n${note}` : ''}`;
 }
 
 async function main(): Promise<void> {

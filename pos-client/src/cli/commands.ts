@@ -1,4 +1,5 @@
 import { AdjustReason } from '@tillsync/sync-protocol';
+import { Argument, Command, Option } from 'commander';
 import { TillError } from '../engine/errors.js';
 import type { Receipt } from '../engine/store.js';
 import type { Till } from '../engine/till.js';
@@ -15,131 +16,149 @@ export interface CommandContext {
   out: (line: string) => void;
 }
 
-export const HELP = `commands:
-  sell <sku|barcode>[:qty] ... [--pay cash|card] [--override <reason>]
-  return <sku>[:qty] ... [--receipt <id>] [--damaged]
-  count <sku>=<counted> ...
-  receive <sku>:<qty> ... [--ref <reference>]
-  adjust <damage|shrink|found|dispose> <sku>:<qty> ...
-  pickups                                   online orders waiting to be collected here
-  pickup <order id>                         hand an order over
-  stock <sku|barcode>
-  status
-  help`;
+/** Runs one command's action against a till: opened for it (one-shot CLI) or already open (shell). */
+export type WithTill = (action: (ctx: CommandContext) => void) => Promise<void>;
 
-/** Run one command line (already split into words). Throws TillError for cashier mistakes. */
-export function runCommand(words: string[], ctx: CommandContext): void {
-  const [name, ...rest] = words;
-  const { args, flags } = splitFlags(rest);
-  const { till, out } = ctx;
-  switch (name) {
-    case 'sell': {
-      const receipt = till.sell({
-        lines: args.map(qtyLine),
-        ...(flags.pay ? { paymentMethod: payMethod(flags.pay) } : {}),
-        ...(flags.override ? { reservedOverride: flags.override } : {}),
-      });
-      printReceipt(receipt, out);
-      return;
-    }
-    case 'return': {
-      const receipt = till.returnItems({
-        ...(flags.receipt ? { originalReceiptId: flags.receipt } : {}),
-        lines: args.map((a) => ({
-          ...qtyLine(a),
-          condition: flags.damaged !== undefined ? 'damaged' : 'sellable',
-        })),
-      });
-      printReceipt(receipt, out);
-      return;
-    }
-    case 'count': {
-      const op = till.count(
-        args.map((a) => {
-          const [ref, counted] = a.split('=');
-          return { ref: ref ?? '', counted: wholeNumber(counted, a) };
-        }),
-      );
-      out(`counted (op ${op.seq})`);
-      return;
-    }
-    case 'receive': {
-      const op = till.receive(args.map(qtyLine), flags.ref);
-      out(`received (op ${op.seq})`);
-      return;
-    }
-    case 'adjust': {
-      const [reason, ...lines] = args;
-      const parsed = AdjustReason.safeParse(reason);
-      if (!parsed.success)
-        throw new TillError('invalid_input', 'adjust needs a reason: damage, shrink, found or dispose');
-      const op = till.adjust(parsed.data, lines.map(qtyLine));
-      out(`adjusted (op ${op.seq})`);
-      return;
-    }
-    case 'pickups': {
-      const orders = till.pickupOrders();
-      if (orders.length === 0) out('no pickup orders waiting');
-      for (const o of orders) out(`${o.orderId}: ${o.lines.map((l) => `${l.qty} × ${l.sku}`).join(', ')}`);
-      return;
-    }
-    case 'pickup': {
-      const op = till.pickup(args[0] ?? '');
-      out(`handed over order ${args[0]} (op ${op.seq})`);
-      return;
-    }
-    case 'stock': {
-      const ref = args[0] ?? '';
-      const row = till.stock(ref);
-      const product = till.product(ref);
-      if (!row || !product) throw new TillError('unknown_product', `no product ${ref}`);
-      out(
-        `${product.sku}  ${product.name}\n  on hand ${row.onHand}  reserved ${row.reserved}  available ${row.onHand - row.reserved}  incoming ${row.incoming}  damaged ${row.damaged}  (version ${row.version})`,
-      );
-      return;
-    }
-    case 'status': {
-      const s = till.status();
-      const sync = ctx.agent?.status();
-      out(
-        [
-          `till ${s.deviceId ?? '(not enrolled)'} at ${s.locationId ?? '-'}`,
-          `sync: ${sync ? `${sync.state}${sync.lastError ? ` (${sync.lastError})` : ''}` : 'not running'}`,
-          `waiting to sync: ${s.outboxDepth} op(s)${s.oldestUnsyncedAgeMs !== null ? `, oldest ${Math.round(s.oldestUnsyncedAgeMs / 1000)} s` : ''}`,
-          `last sync: ${s.lastSyncAt ? new Date(s.lastSyncAt).toISOString() : 'never'}`,
-          ...s.rejected.map((r) => `rejected op ${r.seq} (${r.type}): ${r.code}: ${r.reason}`),
-        ].join('\n'),
-      );
-      return;
-    }
-    case 'help':
-    case undefined:
-      out(HELP);
-      return;
-    default:
-      throw new TillError('invalid_input', `unknown command ${name}\n${HELP}`);
-  }
+/**
+ * The cashier's commands, added to `parent` (the `till` program, or the shell's). Commander
+ * refuses an unknown command or option and a missing argument before anything is rung.
+ */
+export function addTillCommands(parent: Command, withTill: WithTill): void {
+  const items = '<sku|barcode>[:qty]';
+  parent
+    .command('sell')
+    .description('ring a sale')
+    .argument(`<items...>`, `${items}, one or more (qty 1 by default)`)
+    .addOption(new Option('--pay <method>', 'how the customer pays').choices(PAYMENTS).default('cash'))
+    .option('--override <reason>', 'sell units reserved for online orders, saying why')
+    .action((words: string[], o: { pay: (typeof PAYMENTS)[number]; override?: string }) =>
+      withTill(({ till, out }) => {
+        const receipt = till.sell({
+          lines: words.map(qtyLine),
+          paymentMethod: o.pay,
+          ...(o.override ? { reservedOverride: o.override } : {}),
+        });
+        printReceipt(receipt, out);
+      }),
+    );
+  parent
+    .command('return')
+    .description('take items back')
+    .argument(`<items...>`, `${items}, one or more`)
+    .option('--receipt <id>', 'the receipt they were sold on')
+    .option('--damaged', 'the items cannot be sold again', false)
+    .action((words: string[], o: { receipt?: string; damaged: boolean }) =>
+      withTill(({ till, out }) => {
+        const receipt = till.returnItems({
+          ...(o.receipt ? { originalReceiptId: o.receipt } : {}),
+          lines: words.map((a) => ({ ...qtyLine(a), condition: o.damaged ? 'damaged' : 'sellable' })),
+        });
+        printReceipt(receipt, out);
+      }),
+    );
+  parent
+    .command('count')
+    .description('record a stock count')
+    .argument('<counts...>', '<sku>=<counted>, one or more')
+    .action((words: string[]) =>
+      withTill(({ till, out }) => {
+        const op = till.count(
+          words.map((a) => {
+            const [ref, counted] = a.split('=');
+            return { ref: ref ?? '', counted: wholeNumber(counted, a) };
+          }),
+        );
+        out(`counted (op ${op.seq})`);
+      }),
+    );
+  parent
+    .command('receive')
+    .description('receive a delivery')
+    .argument('<items...>', '<sku>:<qty>, one or more')
+    .option('--ref <reference>', "the delivery's reference")
+    .action((words: string[], o: { ref?: string }) =>
+      withTill(({ till, out }) => {
+        const op = till.receive(words.map(qtyLine), o.ref);
+        out(`received (op ${op.seq})`);
+      }),
+    );
+  parent
+    .command('adjust')
+    .description('write stock off or back on')
+    .addArgument(new Argument('<reason>', 'why').choices(AdjustReason.options))
+    .argument('<items...>', '<sku>:<qty>, one or more')
+    .action((reason: AdjustReason, words: string[]) =>
+      withTill(({ till, out }) => {
+        const op = till.adjust(reason, words.map(qtyLine));
+        out(`adjusted (op ${op.seq})`);
+      }),
+    );
+  parent
+    .command('pickups')
+    .description('online orders waiting to be collected here')
+    .action(() =>
+      withTill(({ till, out }) => {
+        const orders = till.pickupOrders();
+        if (orders.length === 0) out('no pickup orders waiting');
+        for (const o of orders) out(`${o.orderId}: ${o.lines.map((l) => `${l.qty} × ${l.sku}`).join(', ')}`);
+      }),
+    );
+  parent
+    .command('pickup')
+    .description('hand an online order over')
+    .argument('<order id>')
+    .action((orderId: string) =>
+      withTill(({ till, out }) => {
+        const op = till.pickup(orderId);
+        out(`handed over order ${orderId} (op ${op.seq})`);
+      }),
+    );
+  parent
+    .command('stock')
+    .description("a product's stock at this store")
+    .argument('<sku|barcode>')
+    .action((ref: string) =>
+      withTill(({ till, out }) => {
+        const row = till.stock(ref);
+        const product = till.product(ref);
+        if (!row || !product) throw new TillError('unknown_product', `no product ${ref}`);
+        out(
+          `${product.sku}  ${product.name}\n  on hand ${row.onHand}  reserved ${row.reserved}  available ${row.onHand - row.reserved}  incoming ${row.incoming}  damaged ${row.damaged}  (version ${row.version})`,
+        );
+      }),
+    );
+  parent
+    .command('status')
+    .description('enrolment, sync state, ops waiting, rejected ops')
+    .action(() =>
+      withTill(({ till, agent, out }) => {
+        const s = till.status();
+        const sync = agent?.status();
+        out(
+          [
+            `till ${s.deviceId ?? '(not enrolled)'} at ${s.locationId ?? '-'}`,
+            `sync: ${sync ? `${sync.state}${sync.lastError ? ` (${sync.lastError})` : ''}` : 'not running'}`,
+            `waiting to sync: ${s.outboxDepth} op(s)${s.oldestUnsyncedAgeMs !== null ? `, oldest ${Math.round(s.oldestUnsyncedAgeMs / 1000)} s` : ''}`,
+            `last sync: ${s.lastSyncAt ? new Date(s.lastSyncAt).toISOString() : 'never'}`,
+            ...s.rejected.map((r) => `rejected op ${r.seq} (${r.type}): ${r.code}: ${r.reason}`),
+          ].join('\n'),
+        );
+      }),
+    );
 }
 
-function splitFlags(words: string[]): { args: string[]; flags: Record<string, string | undefined> } {
-  const args: string[] = [];
-  const flags: Record<string, string | undefined> = {};
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    if (!w.startsWith('--')) {
-      args.push(w);
-      continue;
-    }
-    const name = w.slice(2);
-    const next = words[i + 1];
-    if (name === 'damaged' || next === undefined || next.startsWith('--')) flags[name] = '';
-    else {
-      flags[name] = next;
-      i++;
-    }
-  }
-  return { args, flags };
+/** The commands `till run` reads from its prompt: the same as the one-shot CLI's, on the open till. */
+export function shellProgram(ctx: CommandContext, err: (line: string) => void): Command {
+  const shell = new Command('')
+    .usage('<command> [options]')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) })
+    .showHelpAfterError('(help lists the commands, <command> --help its options)');
+  addTillCommands(shell, async (action) => action(ctx));
+  return shell;
 }
+
+const PAYMENTS = ['cash', 'card', 'voucher'] as const;
 
 function qtyLine(word: string): { ref: string; qty: number } {
   const [ref, qty] = word.split(':');
@@ -151,11 +170,6 @@ function wholeNumber(text: string | undefined, word: string): number {
   if (!Number.isInteger(n) || n < 0)
     throw new TillError('invalid_input', `not a whole number in ${JSON.stringify(word)}`);
   return n;
-}
-
-function payMethod(text: string): 'cash' | 'card' | 'voucher' {
-  if (text === 'cash' || text === 'card' || text === 'voucher') return text;
-  throw new TillError('invalid_input', 'pay with cash, card or voucher');
 }
 
 function money(minor: number): string {

@@ -22,6 +22,16 @@ export class NotEnrolledError extends TillError {
   }
 }
 
+/** A command that needs a till was pointed at a directory holding none (it creates nothing there). */
+export class NoTillError extends TillError {
+  constructor(dataDir: string) {
+    super(
+      'no_till',
+      `no till in ${dataDir}: enrol one there with \`till enrol --hub <url> --code <code>\`, or point --data (or TILL_DATA_DIR) at a till's data directory`,
+    );
+  }
+}
+
 export class UnknownProductError extends TillError {
   constructor(ref: string) {
     super(
