@@ -25,12 +25,7 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
     if (!database) await db.close();
     throw err;
   }
-  const { retryBaseMs, retryMaxMs, maxAttempts } = config.webhooks;
-  const app = await buildApp({
-    config,
-    db,
-    webhooks: { baseDelayMs: retryBaseMs, maxDelayMs: retryMaxMs, maxAttempts },
-  });
+  const app = await buildApp({ config, db, webhooks: { retryScheduleMs: config.webhooks.retryScheduleMs } });
   const address = await app.listen({ host: config.host, port: config.port });
   return {
     app,
