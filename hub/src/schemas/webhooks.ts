@@ -98,6 +98,9 @@ export const WebhookCreated = Webhook.extend({ secret: Secret }).meta({ id: 'Web
 export const WebhookListQuery = PageQuery.extend({ status: WebhookStatus.optional() });
 export type WebhookListQuery = z.infer<typeof WebhookListQuery>;
 
+/** How long a rotated-out secret keeps signing when the rotation does not say. */
+export const DEFAULT_OVERLAP_SECONDS = 86_400;
+
 export const SecretRotate = z
   .strictObject({
     overlapSeconds: z
@@ -105,10 +108,11 @@ export const SecretRotate = z
       .int()
       .min(0)
       .max(7 * 86_400)
-      .default(86_400)
-      .describe('How long the previous secret keeps signing alongside the new one (default 24 h)'),
+      .optional()
+      .describe(`How long the previous secret keeps signing alongside the new one (default ${DEFAULT_OVERLAP_SECONDS})`),
   })
-  .prefault({});
+  .nullish()
+  .describe('Optional');
 
 export const SecretRotated = z
   .object({

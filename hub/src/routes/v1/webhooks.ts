@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
 import {
   AttemptListQuery,
+  DEFAULT_OVERLAP_SECONDS,
   DeliveryParams,
   RedeliverSince,
   Redelivery,
@@ -162,8 +163,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: SecretRotated, ...withConflict },
       },
     },
-    async (request) =>
-      rotateSecret(app.db, request.params.webhookId, request.body.overlapSeconds * 1000),
+    async (request) => {
+      const overlapSeconds = request.body?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS;
+      return rotateSecret(app.db, request.params.webhookId, overlapSeconds * 1000);
+    },
   );
 
   app.get(
