@@ -340,7 +340,12 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
 
     const attempts = await log(hook.id, '?limit=100');
     expect(attempts).toHaveLength(8);
-    expect(attempts[0]).toMatchObject({ attempt: 8, outcome: 'failed', statusCode: 503, nextAttemptAt: null });
+    expect(attempts[0]).toMatchObject({
+      attempt: 8,
+      outcome: 'failed',
+      statusCode: 503,
+      nextAttemptAt: null,
+    });
     expect(attempts.slice(1).every((a) => a.outcome === 'retrying')).toBe(true);
 
     const disabled = await hub.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` });
@@ -349,9 +354,13 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
       /^8 attempts over \d+ s failed \(last: HTTP 503\) and nothing was delivered meanwhile$/,
     );
     const alerts = await hub.request({ method: 'GET', url: '/v1/alerts' });
-    const alert = only(json<{ items: Array<{ type: string; message: string; payload: unknown }> }>(alerts).items);
+    const alert = only(
+      json<{ items: Array<{ type: string; message: string; payload: unknown }> }>(alerts).items,
+    );
     expect(alert).toMatchObject({ type: 'webhook.disabled', payload: { id: hook.id, status: 'disabled' } });
-    expect(alert.message).toBe(`Webhook ${receiver.url} disabled: ${json<{ disabledReason: string }>(disabled).disabledReason}`);
+    expect(alert.message).toBe(
+      `Webhook ${receiver.url} disabled: ${json<{ disabledReason: string }>(disabled).disabledReason}`,
+    );
   });
 
   it('does not disable a webhook whose other deliveries succeed while one event keeps failing', async () => {
@@ -612,10 +621,25 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
       expect(isSigned(d, hook.secret)).toBe(true);
     }
     expect(Object.keys(WEBHOOK_EVENT_PAYLOADS).sort()).toEqual([
-      'conflict.opened', 'conflict.resolved', 'order.at_risk', 'order.canceled', 'order.confirmed',
-      'order.created', 'order.delivered', 'order.processing', 'order.reallocated', 'order.returned',
-      'order.shipped', 'stock.changed', 'stock.low', 'sync.incident', 'till.lagging', 'till.offline',
-      'till.online', 'webhook.disabled', 'webhook.test',
+      'conflict.opened',
+      'conflict.resolved',
+      'order.at_risk',
+      'order.canceled',
+      'order.confirmed',
+      'order.created',
+      'order.delivered',
+      'order.processing',
+      'order.reallocated',
+      'order.returned',
+      'order.shipped',
+      'stock.changed',
+      'stock.low',
+      'sync.incident',
+      'till.lagging',
+      'till.offline',
+      'till.online',
+      'webhook.disabled',
+      'webhook.test',
     ]);
   });
 
@@ -647,14 +671,20 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
       all.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
-    const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE type <> 'webhook.test'");
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM events WHERE type <> 'webhook.test'",
+    );
     expect(all).toHaveLength(rows[0]!.n);
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
     expect(all.filter((e) => e.type === 'order.created')).toHaveLength(2);
-    expect(all.at(-1)).toMatchObject({ type: 'stock.changed', data: { rows: [{ sku: 'SKU-2', onHand: 4 }] } });
+    expect(all.at(-1)).toMatchObject({
+      type: 'stock.changed',
+      data: { rows: [{ sku: 'SKU-2', onHand: 4 }] },
+    });
     // Byte for byte what the webhook received.
     expect(receiver.received.length).toBeGreaterThan(2);
-    for (const d of receiver.received) expect(all.find((e) => e.id === d.body.id)).toEqual(JSON.parse(d.text));
+    for (const d of receiver.received)
+      expect(all.find((e) => e.id === d.body.id)).toEqual(JSON.parse(d.text));
 
     const stock = await hub.request({ method: 'GET', url: '/v1/events?type=stock.changed,stock.low' });
     const stockTypes = json<Page>(stock).items.map((e) => e.type);
@@ -665,7 +695,12 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
     expect(recent.every((e) => e.timestamp >= before)).toBe(true);
     expect(recent.length).toBeLessThan(all.length);
 
-    for (const url of ['/v1/events?type=order.nope', '/v1/events?since=yesterday', '/v1/events?cursor=WyJ4Il0', '/v1/events?limit=0']) {
+    for (const url of [
+      '/v1/events?type=order.nope',
+      '/v1/events?since=yesterday',
+      '/v1/events?cursor=WyJ4Il0',
+      '/v1/events?limit=0',
+    ]) {
       const res = await hub.request({ method: 'GET', url });
       expect(res.statusCode, url).toBe(400);
     }
@@ -713,29 +748,46 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
     expect((await hub.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` })).body).toMatchObject({
       status: 'disabled',
     });
-    const refused = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/redeliver`, payload: { since } });
+    const refused = await hub.request({
+      method: 'POST',
+      url: `/v1/webhooks/${hook.id}/redeliver`,
+      payload: { since },
+    });
     expect(refused.statusCode).toBe(409);
     expect(refused.body).toMatchObject({ code: 'webhook_disabled' });
 
     down = false;
-    const enabled = await hub.request({ method: 'PATCH', url: `/v1/webhooks/${hook.id}`, payload: { status: 'active' } });
+    const enabled = await hub.request({
+      method: 'PATCH',
+      url: `/v1/webhooks/${hook.id}`,
+      payload: { status: 'active' },
+    });
     expect(enabled.statusCode, enabled.text).toBe(200);
     expect(enabled.body).toMatchObject({ status: 'active', disabledAt: null, disabledReason: null });
     expect(await deliver(), 're-enabling sends nothing by itself').toBe(0);
-    const bulk = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/redeliver`, payload: { since } });
+    const bulk = await hub.request({
+      method: 'POST',
+      url: `/v1/webhooks/${hook.id}/redeliver`,
+      payload: { since },
+    });
     expect(bulk.statusCode, bulk.text).toBe(202);
     expect(bulk.body).toEqual({ deliveries: 3 });
     expect(await deliver()).toBe(3);
     const late = receiver.received.slice(-3);
     expect(late.map((d) => JSON.parse(d.text).data.orderId).sort()).toEqual(['ord-2', 'ord-3', 'ord-4']);
     expect(late.every((d) => d.headers['webhook-id'] === d.body.id && isSigned(d, hook.secret))).toBe(true);
-    const ids = receiver.received.filter((d) => d.body.data.orderId === 'ord-2').map((d) => d.headers['webhook-id']);
+    const ids = receiver.received
+      .filter((d) => d.body.data.orderId === 'ord-2')
+      .map((d) => d.headers['webhook-id']);
     expect(new Set(ids).size).toBe(1);
     expect(await deliveries()).toEqual(
       Array.from({ length: 4 }, () => expect.objectContaining({ status: 'delivered' })),
     );
 
-    const missing = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/deliveries/999999/redeliver` });
+    const missing = await hub.request({
+      method: 'POST',
+      url: `/v1/webhooks/${hook.id}/deliveries/999999/redeliver`,
+    });
     expect(missing.statusCode).toBe(404);
     for (const [url, payload] of [
       [`/v1/webhooks/${hook.id}/redeliver`, { since: 'yesterday' }],
@@ -744,12 +796,21 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
       const res = await hub.request({ method: 'POST', url, payload });
       expect(res.statusCode, JSON.stringify(payload)).toBe(400);
     }
-    const badId = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/deliveries/x/redeliver` });
+    const badId = await hub.request({
+      method: 'POST',
+      url: `/v1/webhooks/${hook.id}/deliveries/x/redeliver`,
+    });
     expect(badId.statusCode).toBe(400);
     const hq = await hub.token('hq');
     expect(
-      (await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/redeliver`, payload: { since }, token: hq }))
-        .statusCode,
+      (
+        await hub.request({
+          method: 'POST',
+          url: `/v1/webhooks/${hook.id}/redeliver`,
+          payload: { since },
+          token: hq,
+        })
+      ).statusCode,
     ).toBe(403);
   });
 
@@ -763,12 +824,16 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
     while (status === 'active' && Date.now() - started < 10_000) {
       await quick.jobs.runNow('webhook-delivery');
       await new Promise((r) => setTimeout(r, 25));
-      status = json<{ status: string }>(await hub.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` })).status;
+      status = json<{ status: string }>(
+        await hub.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` }),
+      ).status;
     }
     expect(status).toBe('disabled');
     expect(Date.now() - started).toBeGreaterThanOrEqual(135);
     expect(receiver.received).toHaveLength(3);
-    const alerts = json<{ items: Array<{ type: string }> }>(await hub.request({ method: 'GET', url: '/v1/alerts' }));
+    const alerts = json<{ items: Array<{ type: string }> }>(
+      await hub.request({ method: 'GET', url: '/v1/alerts' }),
+    );
     expect(alerts.items.map((a) => a.type)).toEqual(['webhook.disabled']);
     const test = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/test` });
     expect(test.statusCode).toBe(409);
@@ -794,7 +859,9 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
       payload: { overlapSeconds: 2 },
     });
     expect(rotated.statusCode, rotated.text).toBe(200);
-    const { secret, previousSecretExpiresAt } = json<{ secret: string; previousSecretExpiresAt: string }>(rotated);
+    const { secret, previousSecretExpiresAt } = json<{ secret: string; previousSecretExpiresAt: string }>(
+      rotated,
+    );
     expect(secret).toMatch(/^whsec_/);
     expect(secret).not.toBe(hook.secret);
     expect(Date.parse(previousSecretExpiresAt) - Date.now()).toBeGreaterThan(1_000);
@@ -818,14 +885,27 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
     // Default overlap 24 h; a deactivated webhook cannot rotate; bad overlaps are 400.
     const dflt = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/rotate-secret` });
     expect(dflt.statusCode, dflt.text).toBe(200);
-    const overlap = Date.parse(json<{ previousSecretExpiresAt: string }>(dflt).previousSecretExpiresAt) - Date.now();
+    const overlap =
+      Date.parse(json<{ previousSecretExpiresAt: string }>(dflt).previousSecretExpiresAt) - Date.now();
     expect(Math.abs(overlap - 86_400_000)).toBeLessThan(60_000);
-    for (const payload of [{ overlapSeconds: -1 }, { overlapSeconds: 1.5 }, { overlapSeconds: 8 * 86_400 }, { other: 1 }]) {
-      const res = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/rotate-secret`, payload });
+    for (const payload of [
+      { overlapSeconds: -1 },
+      { overlapSeconds: 1.5 },
+      { overlapSeconds: 8 * 86_400 },
+      { other: 1 },
+    ]) {
+      const res = await hub.request({
+        method: 'POST',
+        url: `/v1/webhooks/${hook.id}/rotate-secret`,
+        payload,
+      });
       expect(res.statusCode, JSON.stringify(payload)).toBe(400);
     }
     const hq = await hub.token('hq');
-    expect((await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/rotate-secret`, token: hq })).statusCode).toBe(403);
+    expect(
+      (await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/rotate-secret`, token: hq }))
+        .statusCode,
+    ).toBe(403);
     await hub.request({ method: 'DELETE', url: `/v1/webhooks/${hook.id}` });
     const gone = await hub.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/rotate-secret` });
     expect(gone.statusCode).toBe(409);
@@ -841,8 +921,16 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
       payload: { events: ['stock.low', 'stock.low'], description: 'ops', url: `${receiver.url}?v=2` },
     });
     expect(changed.statusCode, changed.text).toBe(200);
-    expect(changed.body).toMatchObject({ events: ['stock.low'], description: 'ops', url: `${receiver.url}?v=2` });
-    const paused = await hub.request({ method: 'PATCH', url: `/v1/webhooks/${hook.id}`, payload: { status: 'disabled' } });
+    expect(changed.body).toMatchObject({
+      events: ['stock.low'],
+      description: 'ops',
+      url: `${receiver.url}?v=2`,
+    });
+    const paused = await hub.request({
+      method: 'PATCH',
+      url: `/v1/webhooks/${hook.id}`,
+      payload: { status: 'disabled' },
+    });
     expect(paused.body).toMatchObject({ status: 'disabled', disabledReason: 'paused by an admin' });
     for (const [payload, field] of [
       [{ url: 'ftp://example.com/hook' }, 'body.url'],
@@ -858,11 +946,21 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
     }
     const hq = await hub.token('hq');
     expect(
-      (await hub.request({ method: 'PATCH', url: `/v1/webhooks/${hook.id}`, payload: { status: 'active' }, token: hq }))
-        .statusCode,
+      (
+        await hub.request({
+          method: 'PATCH',
+          url: `/v1/webhooks/${hook.id}`,
+          payload: { status: 'active' },
+          token: hq,
+        })
+      ).statusCode,
     ).toBe(403);
     await hub.request({ method: 'DELETE', url: `/v1/webhooks/${hook.id}` });
-    const gone = await hub.request({ method: 'PATCH', url: `/v1/webhooks/${hook.id}`, payload: { status: 'active' } });
+    const gone = await hub.request({
+      method: 'PATCH',
+      url: `/v1/webhooks/${hook.id}`,
+      payload: { status: 'active' },
+    });
     expect(gone.statusCode).toBe(409);
     expect(gone.body).toMatchObject({ code: 'webhook_inactive' });
   });

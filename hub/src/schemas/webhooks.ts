@@ -109,7 +109,9 @@ export const SecretRotate = z
       .min(0)
       .max(7 * 86_400)
       .optional()
-      .describe(`How long the previous secret keeps signing alongside the new one (default ${DEFAULT_OVERLAP_SECONDS})`),
+      .describe(
+        `How long the previous secret keeps signing alongside the new one (default ${DEFAULT_OVERLAP_SECONDS})`,
+      ),
   })
   .nullish()
   .describe('Optional');
@@ -127,7 +129,10 @@ export const DeliveryParams = z.strictObject({
 });
 
 export const RedeliverSince = z.strictObject({
-  since: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).describe('ISO 8601 time'),
+  since: z.iso
+    .datetime({ offset: true })
+    .transform((v) => new Date(v))
+    .describe('ISO 8601 time'),
 });
 
 export const Redelivery = z

@@ -177,7 +177,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags,
         operationId: 'listWebhookDeliveries',
         summary: 'The delivery log: every attempt, newest first (filter by eventId)',
-        description: 'Each attempt names its deliveryId, which POST …/deliveries/{deliveryId}/redeliver takes.',
+        description:
+          'Each attempt names its deliveryId, which POST …/deliveries/{deliveryId}/redeliver takes.',
         params: Params,
         querystring: AttemptListQuery,
         response: { 200: page(WebhookAttempt), ...errorResponses },

@@ -193,7 +193,12 @@ export async function emitOrderEvent(
   tx: Queryable,
   type: Extract<EventType, `order.${string}`>,
   orderId: string,
-  change: { from: OrderStatus | null; to: OrderStatus; reason: string | null; details: Record<string, unknown> },
+  change: {
+    from: OrderStatus | null;
+    to: OrderStatus;
+    reason: string | null;
+    details: Record<string, unknown>;
+  },
   locationId: string | null,
 ): Promise<void> {
   const order = await orderDetail(tx, orderId);

@@ -216,7 +216,12 @@ async function rescue(m: Mover, order: OrderRow, lost: Placement): Promise<Reser
     // Once per episode: a later push finding the order still short adds nothing.
     if (await openBrokenReservation(tx, { locationId: lost.locationId, sku: lost.sku, details })) {
       await recordHistory(tx, order.id, order.status, order.status, m.actor, 'at_risk', details);
-      const change = { from: order.status, to: order.status, reason: 'at_risk', details: { ...details, locationId: lost.locationId } };
+      const change = {
+        from: order.status,
+        to: order.status,
+        reason: 'at_risk',
+        details: { ...details, locationId: lost.locationId },
+      };
       await emitOrderEvent(tx, 'order.at_risk', order.id, change, lost.locationId);
     }
   }

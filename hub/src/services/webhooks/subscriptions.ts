@@ -61,7 +61,10 @@ async function addSecret(tx: Queryable, webhookId: string): Promise<string> {
   return secret;
 }
 
-export async function createWebhook(db: Database, input: WebhookCreate): Promise<Webhook & { secret: string }> {
+export async function createWebhook(
+  db: Database,
+  input: WebhookCreate,
+): Promise<Webhook & { secret: string }> {
   return db.transaction(async (tx) => {
     const { rows } = await tx.query<WebhookRecord>(
       `INSERT INTO webhooks (id, url, events, description) VALUES ($1, $2, $3, $4)
