@@ -3,7 +3,8 @@ import type { EventType } from '../services/events.js';
 import { PageQuery, QueryTime } from './common.js';
 
 /*
- * Outbound webhooks: subscriptions to domain events, and the log of delivery attempts.
+ * Outbound webhooks: subscriptions to domain events, secret rotation, the log of delivery attempts
+ * and redelivery, and the event log (GET /v1/events). Event bodies: ./webhook-events.ts.
  */
 
 /** webhook.test goes to one webhook; webhook.disabled is an alert (GET /v1/alerts, /v1/events). */

@@ -43,7 +43,8 @@ interface ClaimRow extends EventRow {
 
 /**
  * Lease up to `limit` due deliveries for `leaseMs`. Deliveries of a webhook deactivated meanwhile
- * are canceled instead, of one disabled meanwhile failed (redeliverable once it is re-enabled). Returns the leased ones and how many rows were taken in all.
+ * are canceled instead; of one disabled meanwhile, failed (redeliverable once it is re-enabled).
+ * Returns the leased ones and how many rows were taken in all.
  */
 export async function claimDue(
   db: Queryable,

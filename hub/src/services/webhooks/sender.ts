@@ -7,9 +7,9 @@ import { signatureHeader } from './signing.js';
 import type { TargetGuard } from './targets.js';
 
 /**
- * POST one delivery, signed (Standard Webhooks, ./signing.ts), within `timeoutMs` (until the answer's status line). Only the status
- * is kept: the receiver's body is never read, so the delivery log cannot carry what an internal
- * service answered. Redirects are not followed. The socket connects only to addresses `guard`
+ * POST one delivery, signed (Standard Webhooks, ./signing.ts), within `timeoutMs` (until the
+ * answer's status line). Only the status is kept: the receiver's body is never read, so the
+ * delivery log cannot carry what an internal service answered. Redirects are not followed. The socket connects only to addresses `guard`
  * checked (./targets.ts). Never throws.
  */
 export async function sendDelivery(
