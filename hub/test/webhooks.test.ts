@@ -464,6 +464,12 @@ describe(`outbound webhooks on ${testDbKind()}`, () => {
     const { claimed } = await claimDue(db, 10, 60_000);
     expect(claimed).toHaveLength(1);
     expect(await deliver(), 'still leased').toBe(0);
+    const inFlight = await hub.request({
+      method: 'POST',
+      url: `/v1/webhooks/${hook.id}/deliveries/${only(claimed).id}/redeliver`,
+    });
+    expect(inFlight.statusCode).toBe(409);
+    expect(inFlight.body).toMatchObject({ code: 'delivery_in_flight' });
 
     await db.query('UPDATE webhook_deliveries SET next_attempt_at = now()');
     expect(await deliver()).toBe(1);
