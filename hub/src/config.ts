@@ -101,15 +101,22 @@ export const HubConfig = z.object({
   /** Webhook delivery retries (README, "Webhooks"). */
   webhooks: z
     .object({
-      retryBaseMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.baseDelayMs),
-      retryMaxMs: secondsAsMs(DEFAULT_DELIVERY_SETTINGS.maxDelayMs),
-      maxAttempts: z.coerce.number().int().positive().default(DEFAULT_DELIVERY_SETTINGS.maxAttempts),
+      // Seconds to wait after each failed attempt, comma-separated; then the webhook is disabled.
+      retryScheduleMs: z
+        .string()
+        .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, 'comma-separated seconds, e.g. "5,300,1800"')
+        .transform((s) => s.split(',').map((n) => Math.round(Number(n) * 1000)))
+        .default(() => [...DEFAULT_DELIVERY_SETTINGS.retryScheduleMs]),
     })
     .prefault({}),
   /** How long growing tables keep rows (services/retention.ts, README "Retention"). */
   retention: z
     .object({
-      eventsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.eventsMs),
+      // GET /v1/events promises a week of backfill.
+      eventsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.eventsMs).refine(
+        (ms) => ms >= 7 * DAY_MS,
+        'at least 7 days (GET /v1/events serves a week of backfill)',
+      ),
       webhookAttemptsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.webhookAttemptsMs),
       idempotencyKeysMs: unitsAsMs(HOUR_MS, DEFAULT_RETENTION.idempotencyKeysMs),
       appliedOpsMs: unitsAsMs(DAY_MS, DEFAULT_RETENTION.appliedOpsMs),
@@ -169,9 +176,7 @@ function configInput(env: NodeJS.ProcessEnv) {
     maxClockAheadMs: env.TILLSYNC_MAX_CLOCK_AHEAD_SECONDS,
     webhookAllowHosts: env.TILLSYNC_WEBHOOK_ALLOW_HOSTS,
     webhooks: {
-      retryBaseMs: env.TILLSYNC_WEBHOOK_RETRY_BASE_SECONDS,
-      retryMaxMs: env.TILLSYNC_WEBHOOK_RETRY_MAX_SECONDS,
-      maxAttempts: env.TILLSYNC_WEBHOOK_MAX_ATTEMPTS,
+      retryScheduleMs: env.TILLSYNC_WEBHOOK_RETRY_SCHEDULE || undefined,
     },
     retention: {
       eventsMs: env.TILLSYNC_RETAIN_EVENTS_DAYS,

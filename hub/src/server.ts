@@ -26,7 +26,6 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
     if (!database) await db.close();
     throw err;
   }
-  const { retryBaseMs, retryMaxMs, maxAttempts } = config.webhooks;
   // Synchronous like pino's stdout: a line is in the file before the hub goes on, none is lost at exit.
   const logFile =
     config.logFile && config.logFile !== '-' && config.logLevel !== 'silent'
@@ -35,7 +34,7 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
   const app = await buildApp({
     config,
     db,
-    webhooks: { baseDelayMs: retryBaseMs, maxDelayMs: retryMaxMs, maxAttempts },
+    webhooks: { retryScheduleMs: config.webhooks.retryScheduleMs },
     ...(logFile ? { logStream: logFile } : {}),
   });
   let address: string;
@@ -44,6 +43,7 @@ export async function startHub(config: HubConfig, database?: Database): Promise<
   } catch (err) {
     // Ready hooks query the database (jobs, the cluster adapter): a failure there leaves nothing open.
     await app.close().catch(() => undefined);
+    logFile?.end();
     if (!database) await db.close();
     throw err;
   }

@@ -140,7 +140,29 @@ const WRITES: Array<{ method: string; url: string; route: string; payload?: obje
     payload: { url: 'https://example.com/hook', events: ['order.created'] },
   },
   { method: 'DELETE', route: '/v1/webhooks/{webhookId}', url: `/v1/webhooks/${WEBHOOK}` },
+  {
+    method: 'PATCH',
+    route: '/v1/webhooks/{webhookId}',
+    url: `/v1/webhooks/${WEBHOOK}`,
+    payload: { status: 'active' },
+  },
   { method: 'POST', route: '/v1/webhooks/{webhookId}/test', url: `/v1/webhooks/${WEBHOOK}/test` },
+  {
+    method: 'POST',
+    route: '/v1/webhooks/{webhookId}/rotate-secret',
+    url: `/v1/webhooks/${WEBHOOK}/rotate-secret`,
+  },
+  {
+    method: 'POST',
+    route: '/v1/webhooks/{webhookId}/redeliver',
+    url: `/v1/webhooks/${WEBHOOK}/redeliver`,
+    payload: { since: '2026-01-01T00:00:00Z' },
+  },
+  {
+    method: 'POST',
+    route: '/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver',
+    url: `/v1/webhooks/${WEBHOOK}/deliveries/1/redeliver`,
+  },
 ];
 /** Writes that take no token at all (a till trades its one-time code for its device token). */
 const UNAUTHENTICATED = new Set(['POST /v1/devices/enrol']);

@@ -49,7 +49,7 @@ describe(`one broken-reservation conflict per order episode on ${testDbKind()}`,
       [orderId],
     );
     const { rows: events } = await hub.database.db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM events WHERE type = 'order.at_risk' AND payload->>'orderId' = $1",
+      "SELECT count(*)::int AS n FROM events WHERE type = 'order.at_risk' AND payload->>'id' = $1",
       [orderId],
     );
     return { conflicts: rows, atRiskEvents: events[0]!.n };

@@ -125,7 +125,7 @@ describe(`conflicts triage on ${testDbKind()}`, () => {
       {
         location_id: 'store-a',
         payload: expect.objectContaining({
-          conflictId: newest!.id,
+          id: newest!.id,
           kind: 'pickup_mismatch',
           resolvedBy: `token:${tokenId(admin)}`,
           resolution: 'order was collected on paper; stock recounted',

@@ -209,7 +209,7 @@ describe(`/metrics on ${testDbKind()}`, () => {
       },
       db: hub.database.db,
       jobs: false,
-      webhooks: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, timeoutMs: 5_000 },
+      webhooks: { retryScheduleMs: [1], timeoutMs: 5_000 },
     });
     try {
       const { port } = receiver.address() as AddressInfo;

@@ -414,7 +414,7 @@ describe(`online orders on ${testDbKind()}`, () => {
         ['delivered', 'returned'],
       ]);
       const { rows } = await db.query<{ type: string }>(
-        "SELECT type FROM events WHERE payload->>'orderId' = $1 ORDER BY id",
+        "SELECT type FROM events WHERE payload->>'id' = $1 ORDER BY id",
         [o.id],
       );
       expect(rows.map((r) => r.type)).toEqual([
@@ -557,7 +557,7 @@ describe(`online orders on ${testDbKind()}`, () => {
       expect(allocationsOf(expired)).toEqual([['wh-1', 'SKU-1', 4, 'released']]);
       expect(await stockAt('wh-1', 'SKU-1')).toEqual({ onHand: 10, reserved: 1, damaged: 0 });
       const { rows } = await db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM events WHERE type = 'order.canceled' AND payload->>'reason' = 'expired'",
+        "SELECT count(*)::int AS n FROM events WHERE type = 'order.canceled' AND payload->'change'->>'reason' = 'expired'",
       );
       expect(rows[0]?.n).toBe(1);
     });

@@ -204,8 +204,8 @@ describe(`retention on ${testDbKind()}`, () => {
        SELECT 'tok', 'k' || i, 'h', now() - 2 * ${DAY} FROM generate_series(1, 2500) AS i`,
     );
     await db.query(
-      `INSERT INTO events (event_id, type, payload, created_at)
-       SELECT gen_random_uuid(), 'stock.low', '{}', now() - 40 * ${DAY} FROM generate_series(1, 2500)`,
+      `INSERT INTO events (event_id, type, api_version, payload, created_at)
+       SELECT gen_random_uuid(), 'stock.low', '2026-12-04', '{}', now() - 40 * ${DAY} FROM generate_series(1, 2500)`,
     );
     await db.query(`INSERT INTO idempotency_keys (token_id, key, request_hash) VALUES ('tok', 'fresh', 'h')`);
     const instance = async () => {
@@ -250,5 +250,21 @@ describe(`retention on ${testDbKind()}`, () => {
     expect(set.webhookAllowHosts).toEqual(['hooks.internal', '10.20.0.0/16', '[::1]']);
     expect(() => configFromEnv({ TILLSYNC_WEBHOOK_ALLOW_HOSTS: '10.0.0.0/40' })).toThrow();
     expect(() => configFromEnv({ TILLSYNC_RETAIN_EVENTS_DAYS: '0' })).toThrow();
+    // GET /v1/events promises a week of backfill.
+    expect(() => configFromEnv({ TILLSYNC_RETAIN_EVENTS_DAYS: '6.9' })).toThrow(/at least 7 days/);
+    expect(configFromEnv({ TILLSYNC_RETAIN_EVENTS_DAYS: '7' }).retention.eventsMs).toBe(7 * 86_400_000);
+  });
+
+  it("reads the webhook retry schedule, defaulting to Standard Webhooks' (over 24 h)", () => {
+    expect(configFromEnv({}).webhooks.retryScheduleMs).toEqual([
+      5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ]);
+    expect(configFromEnv({ TILLSYNC_WEBHOOK_RETRY_SCHEDULE: '0.2, 1,60' }).webhooks.retryScheduleMs).toEqual([
+      200, 1_000, 60_000,
+    ]);
+    for (const bad of ['5s,1m', '5,,6', '-1', 'abc'])
+      expect(() => configFromEnv({ TILLSYNC_WEBHOOK_RETRY_SCHEDULE: bad }), bad).toThrow(
+        /comma-separated seconds/,
+      );
   });
 });

@@ -138,8 +138,10 @@ describe(`webhook targets on ${testDbKind()}`, () => {
     });
 
   /** A webhook row as the API wrote it when its name still resolved to a public address. */
-  const registeredEarlier = (id: string, url: string) =>
-    db.query(`INSERT INTO webhooks (id, url, events, secret) VALUES ($1, $2, '{order.*}', 's')`, [id, url]);
+  const registeredEarlier = async (id: string, url: string) => {
+    await db.query(`INSERT INTO webhooks (id, url, events) VALUES ($1, $2, '{order.*}')`, [id, url]);
+    await db.query(`INSERT INTO webhook_secrets (webhook_id, secret) VALUES ($1, 'whsec_c2VjcmV0')`, [id]);
+  };
 
   it('refuses to register a loopback, private, link-local, CGNAT, multicast or ULA target (400 webhook_target_refused)', async () => {
     for (const [url, range] of BAD_TARGETS) {

@@ -88,9 +88,8 @@ const WEBHOOK_EVENTS = ['order.*', 'conflict.*', 'stock.low'];
 const HUB_ENV = {
   // The receiver listens on loopback: allow-listed, as an operator would (README, Webhooks).
   TILLSYNC_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
-  TILLSYNC_WEBHOOK_RETRY_BASE_SECONDS: '0.2',
-  TILLSYNC_WEBHOOK_RETRY_MAX_SECONDS: '2',
-  TILLSYNC_WEBHOOK_MAX_ATTEMPTS: '1000',
+  // 0.2 s doubling to 2 s, then every 2 s for about 33 min: longer than any run's outage.
+  TILLSYNC_WEBHOOK_RETRY_SCHEDULE: ['0.2', '0.4', '0.8', '1.6', ...Array<string>(1000).fill('2')].join(','),
 };
 
 export async function chaosRun(options: ChaosOptions): Promise<ChaosReport> {

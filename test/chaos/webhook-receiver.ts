@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature } from '../../hub/src/services/webhooks/signing.js';
+import { Webhook } from 'standardwebhooks';
 
 /*
- * A brand's webhook receiver for chaos runs: it verifies each delivery's signature and records the
- * event ids it accepted. `outage` makes it answer 503 (the service is up, its app is not) or drop
+ * A brand's webhook receiver for chaos runs: it verifies each delivery with the Standard Webhooks
+ * library (as a brand's receiver would) and records the event ids (webhook-id) it accepted. `outage` makes it answer 503 (the service is up, its app is not) or drop
  * the connection unanswered (the host is gone), so the hub's deliveries fail and must be retried.
  */
 export type ReceiverMode = 'up' | 'unavailable' | 'drop';
@@ -12,7 +12,7 @@ export type ReceiverMode = 'up' | 'unavailable' | 'drop';
 export class WebhookReceiver {
   private server: Server | null = null;
   mode: ReceiverMode = 'up';
-  /** Event ids accepted (2xx answered) with a valid signature. */
+  /** Event ids (webhook-id, deduplicated) accepted (2xx answered) with a valid signature. */
   readonly received = new Set<string>();
   /** Deliveries whose signature did not verify (must stay 0). */
   badSignatures = 0;
@@ -44,19 +44,21 @@ export class WebhookReceiver {
       return;
     }
     const body = Buffer.concat(chunks).toString('utf8');
-    const ok = verifySignature(
-      this.secret,
-      String(req.headers['x-tillsync-timestamp'] ?? ''),
-      body,
-      String(req.headers['x-tillsync-signature'] ?? ''),
+    const id = String(req.headers['webhook-id'] ?? '');
+    try {
       // Deliveries retried after an outage carry the time of their own attempt: within tolerance.
-    );
-    if (!ok) {
+      const event = new Webhook(this.secret).verify(body, {
+        'webhook-id': id,
+        'webhook-timestamp': String(req.headers['webhook-timestamp'] ?? ''),
+        'webhook-signature': String(req.headers['webhook-signature'] ?? ''),
+      }) as { id: string };
+      if (event.id !== id) throw new Error('webhook-id is not the event id');
+    } catch {
       this.badSignatures++;
       res.writeHead(400).end();
       return;
     }
-    this.received.add((JSON.parse(body) as { eventId: string }).eventId);
+    this.received.add(id);
     res.writeHead(204).end();
   }
 

@@ -170,7 +170,7 @@ describe(`scale-out: several hubs on one database (${testDbKind()})`, () => {
       const server = createServer(async (req, res) => {
         let text = '';
         for await (const chunk of req) text += chunk;
-        received.push((JSON.parse(text) as { eventId: string }).eventId);
+        received.push((JSON.parse(text) as { id: string }).id);
         res.writeHead(200).end('ok');
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

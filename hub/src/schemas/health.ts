@@ -140,6 +140,7 @@ export const AlertType = z.enum([
   'conflict.opened',
   'stock.low',
   'sync.incident',
+  'webhook.disabled',
 ]);
 export type AlertType = z.infer<typeof AlertType>;
 

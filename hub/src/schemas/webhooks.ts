@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import type { EventType } from '../services/events.js';
-import { PageQuery, QueryBool } from './common.js';
+import { PageQuery, QueryTime } from './common.js';
 
 /*
- * Outbound webhooks: subscriptions to domain events, and the log of delivery attempts.
+ * Outbound webhooks: subscriptions to domain events, secret rotation, the log of delivery attempts
+ * and redelivery, and the event log (GET /v1/events). Event bodies: ./webhook-events.ts.
  */
 
-type SubscribableType = Exclude<EventType, 'webhook.test'>;
+/** webhook.test goes to one webhook; webhook.disabled is an alert (GET /v1/alerts, /v1/events). */
+type SubscribableType = Exclude<EventType, 'webhook.test' | 'webhook.disabled'>;
 
 /** A Record, not a list, so that a new EventType fails to compile until it is listed here. */
 const SUBSCRIBABLE: Record<SubscribableType, true> = {
@@ -36,16 +38,40 @@ export const EventPattern = z.enum([...types, ...prefixPatterns] as [string, ...
 
 export const WebhookId = z.uuid();
 
+const WebhookUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048);
+const Events = z
+  .array(EventPattern)
+  .min(1)
+  .max(50)
+  .transform((events) => [...new Set(events)]);
+
 export const WebhookCreate = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048),
-  events: z
-    .array(EventPattern)
-    .min(1)
-    .max(50)
-    .transform((events) => [...new Set(events)]),
+  url: WebhookUrl,
+  events: Events,
   description: z.string().trim().max(200).optional(),
 });
 export type WebhookCreate = z.infer<typeof WebhookCreate>;
+
+export const WebhookStatus = z
+  .enum(['active', 'disabled', 'deactivated'])
+  .describe(
+    'active: delivering. disabled: its retries ran out (or an admin paused it); PATCH {status: "active"} ' +
+      're-enables it. deactivated: DELETEd, final.',
+  );
+export type WebhookStatus = z.infer<typeof WebhookStatus>;
+
+export const WebhookPatch = z
+  .strictObject({
+    url: WebhookUrl.optional(),
+    events: Events.optional(),
+    description: z.string().trim().max(200).nullable().optional(),
+    status: z
+      .enum(['active', 'disabled'])
+      .optional()
+      .describe('"active" re-enables a disabled webhook; "disabled" pauses it'),
+  })
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of url, events, description, status');
+export type WebhookPatch = z.infer<typeof WebhookPatch>;
 
 export const Webhook = z
   .object({
@@ -53,23 +79,80 @@ export const Webhook = z
     url: z.string(),
     events: z.array(z.string()),
     description: z.string().nullable(),
-    active: z.boolean(),
+    status: WebhookStatus,
     createdAt: z.string(),
+    disabledAt: z.string().nullable(),
+    disabledReason: z.string().nullable().describe('Why it was disabled, when it is'),
     deactivatedAt: z.string().nullable(),
   })
   .meta({ id: 'Webhook' });
 export type Webhook = z.infer<typeof Webhook>;
 
-export const WebhookCreated = Webhook.extend({
-  secret: z
-    .string()
-    .describe(
-      'HMAC-SHA256 key (the text itself, UTF-8) for x-tillsync-signature; shown only in this response',
-    ),
-}).meta({ id: 'WebhookCreated' });
+const Secret = z
+  .string()
+  .describe(
+    'The Standard Webhooks signing secret (whsec_<base64 key>), for webhook-signature; shown only in this response',
+  );
 
-export const WebhookListQuery = PageQuery.extend({ active: QueryBool.optional() });
+export const WebhookCreated = Webhook.extend({ secret: Secret }).meta({ id: 'WebhookCreated' });
+
+export const WebhookListQuery = PageQuery.extend({ status: WebhookStatus.optional() });
 export type WebhookListQuery = z.infer<typeof WebhookListQuery>;
+
+/** How long a rotated-out secret keeps signing when the rotation does not say. */
+export const DEFAULT_OVERLAP_SECONDS = 86_400;
+
+export const SecretRotate = z
+  .strictObject({
+    overlapSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .optional()
+      .describe(
+        `How long the previous secret keeps signing alongside the new one (default ${DEFAULT_OVERLAP_SECONDS})`,
+      ),
+  })
+  .nullish()
+  .describe('Optional');
+
+export const SecretRotated = z
+  .object({
+    secret: Secret,
+    previousSecretExpiresAt: z.string().describe('Until then deliveries carry both signatures'),
+  })
+  .meta({ id: 'WebhookSecretRotated' });
+
+export const DeliveryParams = z.strictObject({
+  webhookId: WebhookId,
+  deliveryId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+export const RedeliverSince = z.strictObject({
+  since: z.iso
+    .datetime({ offset: true })
+    .transform((v) => new Date(v))
+    .describe('ISO 8601 time'),
+});
+
+export const Redelivery = z
+  .object({
+    deliveries: z.number().int().describe('How many deliveries were queued again'),
+  })
+  .meta({ id: 'WebhookRedelivery' });
+
+export const EventListQuery = PageQuery.extend({
+  type: z
+    .string()
+    .max(1000)
+    .transform((s) => s.split(',').map((t) => t.trim()))
+    .pipe(z.array(z.enum(['webhook.disabled', ...types])))
+    .optional()
+    .describe('Comma-separated event types'),
+  since: QueryTime.optional().describe('Events written at or after this time'),
+}).strict();
+export type EventListQuery = z.infer<typeof EventListQuery>;
 
 export const AttemptOutcome = z.enum(['delivered', 'retrying', 'failed']);
 export type AttemptOutcome = z.infer<typeof AttemptOutcome>;

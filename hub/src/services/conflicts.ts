@@ -175,19 +175,5 @@ export function resolveConflict(
 }
 
 async function emitResolved(tx: Queryable, conflict: Conflict): Promise<void> {
-  await emitEvent(
-    tx,
-    'conflict.resolved',
-    {
-      conflictId: conflict.id,
-      locationId: conflict.locationId,
-      kind: conflict.kind,
-      sku: conflict.sku,
-      opId: conflict.opId,
-      resolvedAt: conflict.resolvedAt,
-      resolvedBy: conflict.resolvedBy,
-      resolution: conflict.resolution,
-    },
-    conflict.locationId,
-  );
+  await emitEvent(tx, 'conflict.resolved', conflict, conflict.locationId);
 }

@@ -11,6 +11,7 @@ const TYPE: Record<AlertType, { label: string; tone: 'ok' | 'warn' | 'bad' }> = 
   'conflict.opened': { label: 'Conflict', tone: 'warn' },
   'stock.low': { label: 'Low stock', tone: 'warn' },
   'sync.incident': { label: 'Hub behind a till', tone: 'bad' },
+  'webhook.disabled': { label: 'Webhook disabled', tone: 'bad' },
 };
 
 export class AlertFeed {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import alerts from './alerts.js';
 import conflicts from './conflicts.js';
 import devices from './devices.js';
+import events from './events.js';
 import inventory from './inventory.js';
 import locations from './locations.js';
 import me from './me.js';
@@ -27,5 +28,6 @@ export default async function v1(app: FastifyInstance): Promise<void> {
   await app.register(orders);
   await app.register(reservations);
   await app.register(webhooks);
+  await app.register(events);
   await app.register(me);
 }

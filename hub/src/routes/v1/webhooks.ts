@@ -3,6 +3,12 @@ import { z } from 'zod';
 import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
 import {
   AttemptListQuery,
+  DEFAULT_OVERLAP_SECONDS,
+  DeliveryParams,
+  RedeliverSince,
+  Redelivery,
+  SecretRotate,
+  SecretRotated,
   TestDelivery,
   Webhook,
   WebhookAttempt,
@@ -10,6 +16,7 @@ import {
   WebhookCreated,
   WebhookId,
   WebhookListQuery,
+  WebhookPatch,
 } from '../../schemas/webhooks.js';
 import {
   createWebhook,
@@ -18,6 +25,10 @@ import {
   getWebhook,
   listAttempts,
   listWebhooks,
+  redeliverFailedSince,
+  redeliverOne,
+  rotateSecret,
+  updateWebhook,
 } from '../../services/webhooks/subscriptions.js';
 
 const Params = z.strictObject({ webhookId: WebhookId });
@@ -25,21 +36,25 @@ const tags = ['webhooks'];
 const WRITERS = ['admin'] as const;
 const READERS = ['admin', 'hq'] as const;
 
-const signing =
-  'Each delivery is a POST of {eventId, type, createdAt, data} with headers x-tillsync-event-id, ' +
-  'x-tillsync-event-type, x-tillsync-timestamp (unix seconds) and x-tillsync-signature: ' +
-  'v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>. A 2xx answer within 10 s delivers it; ' +
-  'anything else is retried with exponential backoff (about 5 s, doubling, capped at 1 h) up to 10 ' +
-  'attempts. Delivery is at-least-once: de-duplicate on eventId.';
+const delivery =
+  'Each delivery is a POST of the event {id, type, timestamp, apiVersion, data} (data: the object as of ' +
+  'the event; the OpenAPI webhooks section has each type), signed per Standard Webhooks: headers ' +
+  'webhook-id (the event id), webhook-timestamp (unix seconds) and webhook-signature ' +
+  '(v1,<base64 HMAC-SHA256 of "id.timestamp.body">; space-separated, one per secret, during a rotation). ' +
+  'A 2xx answer within 10 s delivers it; anything else is retried after 5 s, 5 min, 30 min, 2 h, 5 h, ' +
+  '10 h and 10 h (±10 %, configurable); when that runs out and nothing reached the webhook meanwhile, it ' +
+  'is disabled and a webhook.disabled alert raised. Delivery is at-least-once: de-duplicate on webhook-id.';
 
 const targets =
-  'The URL must name a public unicast address: a host resolving to a loopback, private, link-local, ' +
-  'CGNAT, multicast, unspecified or unique-local address (IPv4 or IPv6, IPv4-mapped forms included) ' +
-  'is refused with 400 webhook_target_refused (400 webhook_target_unresolved when it does not ' +
-  'resolve) unless the hub allow-lists it (TILLSYNC_WEBHOOK_ALLOW_HOSTS). The same check is made ' +
+  'The URL must be http(s) and name a public unicast address: a host resolving to a loopback, private, ' +
+  'link-local, CGNAT, multicast, unspecified or unique-local address (IPv4 or IPv6, IPv4-mapped forms ' +
+  'included) is refused with 400 webhook_target_refused (400 webhook_target_unresolved when it does ' +
+  'not resolve) unless the hub allow-lists it (TILLSYNC_WEBHOOK_ALLOW_HOSTS). The same check is made ' +
   'at every delivery, on the address connected to. Redirects are not followed.';
 
-/** Outbound webhooks for order and stock events: subscriptions and their delivery log. */
+const withConflict = { ...errorResponses, 409: ErrorBody };
+
+/** Outbound webhooks: subscriptions, their secrets, their delivery log and redelivery. */
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/webhooks',
@@ -47,8 +62,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       preHandler: app.authorize(WRITERS),
       schema: {
         tags,
+        operationId: 'createWebhook',
         summary: 'Subscribe a URL to events (exact types, or "order.*"); the secret is shown once',
-        description: `${signing} ${targets}`,
+        description: `${delivery} ${targets}`,
         body: WebhookCreate,
         response: { 201: WebhookCreated, ...errorResponses },
       },
@@ -65,7 +81,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       preHandler: app.authorize(READERS),
       schema: {
         tags,
-        summary: 'List webhooks (filter by active; cursor pagination)',
+        operationId: 'listWebhooks',
+        summary: 'List webhooks (filter by status; cursor pagination)',
+        description: 'Oldest first by id. Secrets are never shown.',
         querystring: WebhookListQuery,
         response: { 200: page(Webhook), ...errorResponses },
       },
@@ -79,12 +97,37 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       preHandler: app.authorize(READERS),
       schema: {
         tags,
+        operationId: 'getWebhook',
         summary: 'One webhook (without its secret)',
+        description: 'status "disabled" with disabledReason when its retries ran out.',
         params: Params,
         response: { 200: Webhook, ...errorResponses },
       },
     },
     async (request) => getWebhook(app.db, request.params.webhookId),
+  );
+
+  app.patch(
+    '/webhooks/:webhookId',
+    {
+      preHandler: app.authorize(WRITERS),
+      schema: {
+        tags,
+        operationId: 'updateWebhook',
+        summary: 'Change a webhook, or re-enable a disabled one ({"status": "active"})',
+        description:
+          'Re-enabling sends nothing by itself: POST /v1/webhooks/{id}/redeliver {since} sends again what ' +
+          'failed (events while it was disabled included), GET /v1/events serves the log. ' +
+          `409 webhook_inactive for a deactivated webhook. ${targets}`,
+        params: Params,
+        body: WebhookPatch,
+        response: { 200: Webhook, ...withConflict },
+      },
+    },
+    async (request) => {
+      if (request.body.url !== undefined) await app.webhookTargets.check(request.body.url);
+      return updateWebhook(app.db, request.params.webhookId, request.body);
+    },
   );
 
   app.delete(
@@ -93,12 +136,37 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       preHandler: app.authorize(WRITERS),
       schema: {
         tags,
+        operationId: 'deleteWebhook',
         summary: 'Deactivate a webhook: no new deliveries, pending ones canceled (its log is kept)',
+        description: 'Final (status "deactivated"); idempotent. To pause, PATCH {"status": "disabled"}.',
         params: Params,
         response: { 200: Webhook, ...errorResponses },
       },
     },
     async (request) => deactivateWebhook(app.db, request.params.webhookId),
+  );
+
+  app.post(
+    '/webhooks/:webhookId/rotate-secret',
+    {
+      preHandler: app.authorize(WRITERS),
+      schema: {
+        tags,
+        operationId: 'rotateWebhookSecret',
+        summary: 'A new signing secret, shown once; the old one keeps signing for an overlap window',
+        description:
+          'During the overlap (overlapSeconds, default 86400) every delivery carries one signature per ' +
+          'secret in webhook-signature, space-separated: a receiver holding either verifies. After it, ' +
+          'only the new secret signs. 409 webhook_inactive for a deactivated webhook.',
+        params: Params,
+        body: SecretRotate,
+        response: { 200: SecretRotated, ...withConflict },
+      },
+    },
+    async (request) => {
+      const overlapSeconds = request.body?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS;
+      return rotateSecret(app.db, request.params.webhookId, overlapSeconds * 1000);
+    },
   );
 
   app.get(
@@ -107,7 +175,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       preHandler: app.authorize(READERS),
       schema: {
         tags,
+        operationId: 'listWebhookDeliveries',
         summary: 'The delivery log: every attempt, newest first (filter by eventId)',
+        description:
+          'Each attempt names its deliveryId, which POST …/deliveries/{deliveryId}/redeliver takes.',
         params: Params,
         querystring: AttemptListQuery,
         response: { 200: page(WebhookAttempt), ...errorResponses },
@@ -117,15 +188,59 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(
+    '/webhooks/:webhookId/deliveries/:deliveryId/redeliver',
+    {
+      preHandler: app.authorize(WRITERS),
+      schema: {
+        tags,
+        operationId: 'redeliverWebhookDelivery',
+        summary: 'Send one delivery again, now, with a new round of retries',
+        description:
+          'Delivered, failed or waiting: the same event, so the same webhook-id. 409 webhook_disabled ' +
+          '(re-enable it first), webhook_inactive, delivery_in_flight (being sent) or delivery_canceled.',
+        params: DeliveryParams,
+        response: { 202: Redelivery, ...withConflict },
+      },
+    },
+    async (request, reply) => {
+      const { webhookId, deliveryId } = request.params;
+      return reply.status(202).send({ deliveries: await redeliverOne(app.db, webhookId, deliveryId) });
+    },
+  );
+
+  app.post(
+    '/webhooks/:webhookId/redeliver',
+    {
+      preHandler: app.authorize(WRITERS),
+      schema: {
+        tags,
+        operationId: 'redeliverFailedWebhookDeliveries',
+        summary: 'Send again every failed delivery of events since a time',
+        description:
+          'Failed deliveries include those of events written while the webhook was disabled. Each keeps ' +
+          'its event id (webhook-id). 409 webhook_disabled (re-enable it first) or webhook_inactive.',
+        params: Params,
+        body: RedeliverSince,
+        response: { 202: Redelivery, ...withConflict },
+      },
+    },
+    async (request, reply) =>
+      reply.status(202).send({
+        deliveries: await redeliverFailedSince(app.db, request.params.webhookId, request.body.since),
+      }),
+  );
+
+  app.post(
     '/webhooks/:webhookId/test',
     {
       preHandler: app.authorize(WRITERS),
       schema: {
         tags,
+        operationId: 'testWebhook',
         summary: 'Queue a "webhook.test" event for this webhook only',
-        description: '409 webhook_inactive when the webhook is deactivated.',
+        description: '409 webhook_inactive when the webhook is deactivated, webhook_disabled when disabled.',
         params: Params,
-        response: { 202: TestDelivery, ...errorResponses, 409: ErrorBody },
+        response: { 202: TestDelivery, ...withConflict },
       },
     },
     async (request, reply) =>

@@ -7,8 +7,8 @@ import { formatDuration, plural } from './evaluate.js';
 /*
  * Alerts are events (table `events`, delivered to webhooks like any other): till.offline,
  * till.online and till.lagging are raised here by the sync-alerts job; conflict.opened and stock.low
- * by database triggers (migrations/006_health.sql), so no code path can open a conflict or lower
- * stock without raising them. Each till alert is raised once per episode: the UPDATE … WHERE
+ * by database triggers (migrations/006_health.sql, 019), so no code path can open a conflict or
+ * lower stock without raising them; webhook.disabled by webhook delivery (webhooks/subscriptions.ts). Each till alert is raised once per episode: the UPDATE … WHERE
  * <flag> IS NULL claims it under a row lock, so two hub instances never raise it twice.
  */
 
@@ -156,5 +156,7 @@ export function alertMessage(type: AlertType, p: Record<string, unknown>, at: nu
         : ', nothing lost';
       return `Till ${str('deviceId')} (${str('locationId')}) was ahead of the hub (restored from an older backup?): hub at seq ${num('hubSeq')}, till at ${num('tillSeq')}; ${plural(num('opsResent') ?? 0, 'op')} re-sent${lost}`;
     }
+    case 'webhook.disabled':
+      return `Webhook ${str('url')} disabled: ${str('disabledReason')}`;
   }
 }

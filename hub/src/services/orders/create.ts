@@ -1,13 +1,12 @@
 import type { Queryable } from '../../db/database.js';
 import { BadRequestError } from '../../errors.js';
 import type { OrderCreate, OrderDetail } from '../../schemas/orders.js';
-import { emitEvent } from '../events.js';
 import type { Principal } from '../tokens.js';
 import { insufficientStock, lockCandidates, type Placement, route } from './allocate.js';
 import { recordHeld, reserveUnits } from './allocations.js';
 import { actorOf, newOrderId, type OrderContext, writeOrder } from './context.js';
 import { once } from './idempotency.js';
-import { ORDER_COLUMNS, type OrderRecord, recordHistory, toOrder } from './records.js';
+import { emitOrderEvent, ORDER_COLUMNS, type OrderRecord, recordHistory, toOrder } from './records.js';
 
 /*
  * POST /v1/orders: in one transaction, claim the Idempotency-Key, write the order, lock the
@@ -132,16 +131,11 @@ export function createOrder(
       const at = await recordHistory(tx, order.id, null, 'pending', m.actor, 'created', {
         allocations: placements,
       });
-      await emitEvent(
+      await emitOrderEvent(
         tx,
         'order.created',
-        {
-          orderId: order.id,
-          status: 'pending',
-          channel: input.channel,
-          lines: input.lines,
-          allocations: placements,
-        },
+        order.id,
+        { from: null, to: 'pending', reason: 'created', details: { allocations: placements } },
         f.type === 'pickup' ? f.pickupLocationId : null,
       );
       // What GET /v1/orders/{id} would read back now: a new order holds only what it just placed.

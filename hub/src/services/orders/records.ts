@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/database.js';
 import { NotFoundError } from '../../errors.js';
 import { timeKeySql } from '../../http/pagination.js';
 import type { Address, OrderDetail, OrderStatus, Order as OrderView } from '../../schemas/orders.js';
-import { emitEvent } from '../events.js';
+import { type EventType, emitEvent } from '../events.js';
 
 /* Order rows: reading them as the API shows them, and recording status changes with their history. */
 
@@ -175,18 +175,32 @@ export async function transition(
   );
   await recordHistory(tx, order.id, order.status, to, actor, reason, details);
   if (order.kind === 'order') {
-    await emitEvent(
+    await emitOrderEvent(
       tx,
       `order.${to}`,
-      {
-        orderId: order.id,
-        status: to,
-        previousStatus: order.status,
-        channel: order.channel,
-        reason,
-        ...details,
-      },
+      order.id,
+      { from: order.status, to, reason, details },
       order.pickup_location_id,
     );
   }
+}
+
+/**
+ * An order.* event: the order as GET /v1/orders/{id} shows it once the change is written (read in
+ * the same transaction, so it is the order as of this change) and the change itself.
+ */
+export async function emitOrderEvent(
+  tx: Queryable,
+  type: Extract<EventType, `order.${string}`>,
+  orderId: string,
+  change: {
+    from: OrderStatus | null;
+    to: OrderStatus;
+    reason: string | null;
+    details: Record<string, unknown>;
+  },
+  locationId: string | null,
+): Promise<void> {
+  const order = await orderDetail(tx, orderId);
+  await emitEvent(tx, type, { ...order, change }, locationId);
 }

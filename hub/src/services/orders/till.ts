@@ -1,11 +1,10 @@
 import type { Queryable } from '../../db/database.js';
 import type { ReservationChangeAt } from '../../sync/reservation-feed.js';
 import { endBrokenReservation, openBrokenReservation, openConflict } from '../conflicts.js';
-import { emitEvent } from '../events.js';
 import { mergeLines } from '../transfers.js';
 import { lockCandidates, type Placement, routeLine } from './allocate.js';
 import { type Apply, heldBy, holdUnits, type Mover, settleRows, settleUnits } from './allocations.js';
-import { ORDER_COLUMNS, type OrderRecord, recordHistory, transition } from './records.js';
+import { emitOrderEvent, ORDER_COLUMNS, type OrderRecord, recordHistory, transition } from './records.js';
 
 /*
  * What a till's push batch means for orders. The sync layer calls these inside its push
@@ -198,7 +197,8 @@ async function rescue(m: Mover, order: OrderRow, lost: Placement): Promise<Reser
     changes.push(...(await holdUnits(m, order, placements)));
     const details = { from: lost.locationId, sku: lost.sku, qty: moved, to: placements };
     await recordHistory(tx, order.id, order.status, order.status, m.actor, 'reallocated', details);
-    await emitEvent(tx, 'order.reallocated', { orderId: order.id, ...details }, lost.locationId);
+    const change = { from: order.status, to: order.status, reason: 'reallocated', details };
+    await emitOrderEvent(tx, 'order.reallocated', order.id, change, lost.locationId);
     await endBrokenReservation(tx, order.id);
   }
   const short = lost.qty - moved;
@@ -216,7 +216,13 @@ async function rescue(m: Mover, order: OrderRow, lost: Placement): Promise<Reser
     // Once per episode: a later push finding the order still short adds nothing.
     if (await openBrokenReservation(tx, { locationId: lost.locationId, sku: lost.sku, details })) {
       await recordHistory(tx, order.id, order.status, order.status, m.actor, 'at_risk', details);
-      await emitEvent(tx, 'order.at_risk', { ...details, locationId: lost.locationId }, lost.locationId);
+      const change = {
+        from: order.status,
+        to: order.status,
+        reason: 'at_risk',
+        details: { ...details, locationId: lost.locationId },
+      };
+      await emitOrderEvent(tx, 'order.at_risk', order.id, change, lost.locationId);
     }
   }
   return changes;

@@ -6,11 +6,11 @@ import type { TargetGuard } from './targets.js';
 export interface DeliverySettings {
   /** Per request, the receiver's answer included. */
   timeoutMs: number;
-  /** The first retry waits about this long; each later one twice the one before. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** Attempts per event and webhook before the delivery is marked failed. */
-  maxAttempts: number;
+  /**
+   * The wait after each failed attempt of a round, in order; once they are used up the delivery
+   * has failed and its webhook is disabled. Each wait is jittered by ±10 %.
+   */
+  retryScheduleMs: readonly number[];
   /** Deliveries claimed (and sent concurrently) at a time. */
   batchSize: number;
   /** Batches per job run, so one run ends even while events keep coming. */
@@ -19,11 +19,27 @@ export interface DeliverySettings {
   leaseMs: number;
 }
 
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/**
+ * Standard Webhooks' suggested schedule: attempts at 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
+ * 10 h after the one before: 8 attempts over 27 h 35 min (24 h 50 min at the least jitter).
+ */
+export const STANDARD_RETRY_SCHEDULE_MS: readonly number[] = [
+  5 * SECOND,
+  5 * MINUTE,
+  30 * MINUTE,
+  2 * HOUR,
+  5 * HOUR,
+  10 * HOUR,
+  10 * HOUR,
+];
+
 export const DEFAULT_DELIVERY_SETTINGS: Omit<DeliverySettings, 'leaseMs'> = {
   timeoutMs: 10_000,
-  baseDelayMs: 5_000,
-  maxDelayMs: 3_600_000,
-  maxAttempts: 10,
+  retryScheduleMs: STANDARD_RETRY_SCHEDULE_MS,
   batchSize: 50,
   maxBatchesPerRun: 10,
 };
@@ -35,16 +51,17 @@ export function deliverySettings(overrides: Partial<DeliverySettings> = {}): Del
 }
 
 /**
- * The wait before the next attempt after `attemptsMade` failed ones: base · 2^(n-1), capped, with
- * "equal jitter" (half fixed, half random) so receivers coming back up are not hit in lockstep.
+ * The wait before the next attempt after `failedInRound` failed attempts of this round, or null
+ * when the schedule is used up (give up). ±10 % jitter, so receivers coming back up are not hit
+ * in lockstep by every hub's retries.
  */
 export function retryDelayMs(
-  attemptsMade: number,
-  s: Pick<DeliverySettings, 'baseDelayMs' | 'maxDelayMs'>,
+  failedInRound: number,
+  schedule: readonly number[],
   random: () => number = Math.random,
-): number {
-  const full = Math.min(s.baseDelayMs * 2 ** (attemptsMade - 1), s.maxDelayMs);
-  return Math.round(full / 2 + (random() * full) / 2);
+): number | null {
+  const wait = schedule[failedInRound - 1];
+  return wait === undefined ? null : Math.round(wait * (0.9 + 0.2 * random()));
 }
 
 /** Hears of each failed attempt: 'retrying' (another is scheduled) or 'failed' (given up). */
@@ -64,9 +81,9 @@ export async function deliverDue(
       claimed.map(async (delivery) => {
         const result = await sendDelivery(delivery, s.timeoutMs, guard);
         if (result.error === null) return recordAttempt(db, delivery, result, 'delivered', null);
-        const outcome = delivery.attempt >= s.maxAttempts ? 'failed' : 'retrying';
+        const retryInMs = retryDelayMs(delivery.attempt - delivery.retryFrom, s.retryScheduleMs);
+        const outcome = retryInMs === null ? 'failed' : 'retrying';
         onFailure(outcome);
-        const retryInMs = outcome === 'retrying' ? retryDelayMs(delivery.attempt, s) : null;
         return recordAttempt(db, delivery, result, outcome, retryInMs);
       }),
     );

@@ -1,5 +1,7 @@
 import type { Database, Queryable } from '../../db/database.js';
 import type { AttemptOutcome } from '../../schemas/webhooks.js';
+import { type EventRow, toEnvelope } from '../events.js';
+import { disableAfterFailure } from './subscriptions.js';
 
 /*
  * The delivery outbox's two writes. A claim takes due deliveries for this instance in one short
@@ -7,39 +9,42 @@ import type { AttemptOutcome } from '../../schemas/webhooks.js';
  * and leases them; the HTTP request happens outside any transaction; then the outcome is recorded.
  *
  *   pending ──claim──▶ sending ──2xx──▶ delivered
- *      ▲                  │ ╲──error, attempts left──▶ pending (due after a backoff)
- *      └──lease expired───┘  ╲─error, none left──────▶ failed
+ *      ▲                  │ ╲──error, schedule left──▶ pending (due after a backoff)
+ *      └──lease expired───┘  ╲─error, none left──────▶ failed (and the webhook disabled)
+ *
+ * Redelivery (./subscriptions.ts) puts a delivered or failed one back to pending for a new round.
  */
 
 export interface ClaimedDelivery {
   id: number;
   /** This attempt's number: also the fencing token of its lease. */
   attempt: number;
+  /** Attempts made before this round (a redelivery starts a new one): the schedule counts from it. */
+  retryFrom: number;
   webhookId: string;
   url: string;
-  secret: string;
+  /** Every secret signing now: the current one, and one rotated out but still in its overlap. */
+  secrets: string[];
   eventId: string;
   eventType: string;
-  payload: Record<string, unknown>;
-  eventCreatedAt: Date;
+  /** The body, the same bytes on every attempt of one event. */
+  body: string;
 }
 
-interface ClaimRow {
+interface ClaimRow extends EventRow {
   id: number;
   attempts: number;
-  status: 'sending' | 'canceled';
+  retry_from: number;
+  status: 'sending' | 'canceled' | 'failed';
   webhook_id: string;
   url: string;
-  secret: string;
-  event_id: string;
-  type: string;
-  payload: Record<string, unknown>;
-  created_at: Date;
+  secrets: string[];
 }
 
 /**
  * Lease up to `limit` due deliveries for `leaseMs`. Deliveries of a webhook deactivated meanwhile
- * are canceled instead. Returns the leased ones and how many rows were taken in all.
+ * are canceled instead; of one disabled meanwhile, failed (redeliverable once it is re-enabled).
+ * Returns the leased ones and how many rows were taken in all.
  */
 export async function claimDue(
   db: Queryable,
@@ -54,13 +59,17 @@ export async function claimDue(
        FOR UPDATE SKIP LOCKED
      )
      UPDATE webhook_deliveries d
-     SET status = CASE WHEN w.active THEN 'sending' ELSE 'canceled' END,
-         attempts = d.attempts + CASE WHEN w.active THEN 1 ELSE 0 END,
+     SET status = CASE w.status WHEN 'active' THEN 'sending' WHEN 'disabled' THEN 'failed' ELSE 'canceled' END,
+         attempts = d.attempts + CASE WHEN w.status = 'active' THEN 1 ELSE 0 END,
+         last_error = CASE WHEN w.status = 'disabled' THEN 'endpoint disabled' ELSE d.last_error END,
          next_attempt_at = now() + $2::int * interval '1 millisecond'
      FROM due, webhooks w, events e
      WHERE d.id = due.id AND w.id = d.webhook_id AND e.event_id = d.event_id
-     RETURNING d.id, d.attempts, d.status, w.id AS webhook_id, w.url, w.secret, e.event_id, e.type,
-               e.payload, e.created_at`,
+     RETURNING d.id, d.attempts, d.retry_from, d.status, w.id AS webhook_id, w.url,
+               ARRAY(SELECT s.secret FROM webhook_secrets s
+                     WHERE s.webhook_id = w.id AND (s.expires_at IS NULL OR s.expires_at > now())
+                     ORDER BY s.id DESC) AS secrets,
+               e.event_id, e.type, e.api_version, e.payload, e.created_at`,
     [limit, leaseMs],
   );
   const claimed = rows
@@ -68,13 +77,13 @@ export async function claimDue(
     .map((r) => ({
       id: r.id,
       attempt: r.attempts,
+      retryFrom: r.retry_from,
       webhookId: r.webhook_id,
       url: r.url,
-      secret: r.secret,
+      secrets: r.secrets,
       eventId: r.event_id,
       eventType: r.type,
-      payload: r.payload,
-      eventCreatedAt: r.created_at,
+      body: JSON.stringify(toEnvelope(r)),
     }));
   return { claimed, taken: rows.length };
 }
@@ -88,7 +97,8 @@ export interface AttemptResult {
 
 /**
  * Log the attempt and settle the delivery: delivered, due again after `retryInMs`, or failed
- * (`retryInMs` null). The delivery changes only if this attempt still holds its lease; the log
+ * (`retryInMs` null), which disables its webhook unless a delivery to it has succeeded since
+ * this round began. The delivery changes only if this attempt still holds its lease; the log
  * row is written either way, since the request was made.
  */
 export async function recordAttempt(
@@ -130,5 +140,6 @@ export async function recordAttempt(
         result.startedAt,
       ],
     );
+    if (outcome === 'failed' && rows.length > 0) await disableAfterFailure(tx, delivery);
   });
 }

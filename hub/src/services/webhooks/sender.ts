@@ -6,20 +6,10 @@ import type { AttemptResult, ClaimedDelivery } from './outbox.js';
 import { signatureHeader } from './signing.js';
 import type { TargetGuard } from './targets.js';
 
-/** The JSON body of a delivery: the same bytes on every attempt of one event. */
-export function deliveryBody(delivery: ClaimedDelivery): string {
-  return JSON.stringify({
-    eventId: delivery.eventId,
-    type: delivery.eventType,
-    createdAt: delivery.eventCreatedAt.toISOString(),
-    data: delivery.payload,
-  });
-}
-
 /**
- * POST one delivery, signed, within `timeoutMs` (until the answer's status line). Only the status
- * is kept: the receiver's body is never read, so the delivery log cannot carry what an internal
- * service answered. Redirects are not followed. The socket connects only to addresses `guard`
+ * POST one delivery, signed (Standard Webhooks, ./signing.ts), within `timeoutMs` (until the
+ * answer's status line). Only the status is kept: the receiver's body is never read, so the
+ * delivery log cannot carry what an internal service answered. Redirects are not followed. The socket connects only to addresses `guard`
  * checked (./targets.ts). Never throws.
  */
 export async function sendDelivery(
@@ -27,8 +17,7 @@ export async function sendDelivery(
   timeoutMs: number,
   guard: TargetGuard,
 ): Promise<AttemptResult> {
-  const body = deliveryBody(delivery);
-  const timestamp = Math.floor(Date.now() / 1000);
+  const { body } = delivery;
   const startedAt = new Date();
   const t0 = performance.now();
   const done = (statusCode: number | null, error: string | null): AttemptResult => ({
@@ -44,10 +33,10 @@ export async function sendDelivery(
     const status = await post(url, body, timeoutMs, guard.lookup, {
       'content-type': 'application/json',
       'user-agent': 'tillsync-webhooks/1',
-      'x-tillsync-event-id': delivery.eventId,
-      'x-tillsync-event-type': delivery.eventType,
-      'x-tillsync-timestamp': String(timestamp),
-      'x-tillsync-signature': signatureHeader(delivery.secret, timestamp, body),
+      // Standard Webhooks: the id is the event's, the same on every attempt and redelivery.
+      'webhook-id': delivery.eventId,
+      'webhook-timestamp': String(Math.floor(startedAt.getTime() / 1000)),
+      'webhook-signature': signatureHeader(delivery.secrets, delivery.eventId, startedAt, body),
     });
     return done(status, status >= 200 && status < 300 ? null : `HTTP ${status}`);
   } catch (err) {
