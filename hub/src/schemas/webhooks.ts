@@ -36,15 +36,26 @@ export const EventPattern = z.enum([...types, ...prefixPatterns] as [string, ...
 
 export const WebhookId = z.uuid();
 
-export const WebhookCreate = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048),
-  events: z
-    .array(EventPattern)
-    .min(1)
-    .max(50)
-    .transform((events) => [...new Set(events)]),
-  description: z.string().trim().max(200).optional(),
-});
+export const WebhookCreate = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048),
+    events: z
+      .array(EventPattern)
+      .min(1)
+      .max(50)
+      .transform((events) => [...new Set(events)]),
+    description: z.string().trim().max(200).optional(),
+  })
+  .meta({
+    id: 'WebhookCreate',
+    examples: [
+      {
+        url: 'https://shop.example.com/hooks/tillsync',
+        events: ['order.*', 'stock.low'],
+        description: 'Web shop',
+      },
+    ],
+  });
 export type WebhookCreate = z.infer<typeof WebhookCreate>;
 
 export const Webhook = z

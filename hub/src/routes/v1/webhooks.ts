@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import {
   AttemptListQuery,
   TestDelivery,
@@ -46,11 +46,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(WRITERS),
       schema: {
+        operationId: 'createWebhook',
         tags,
         summary: 'Subscribe a URL to events (exact types, or "order.*"); the secret is shown once',
         description: `${signing} ${targets}`,
         body: WebhookCreate,
-        response: { 201: WebhookCreated, ...errorResponses },
+        response: { 201: WebhookCreated, ...errors('webhook_target_refused', 'webhook_target_unresolved') },
       },
     },
     async (request, reply) => {
@@ -64,10 +65,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(READERS),
       schema: {
+        operationId: 'listWebhooks',
         tags,
         summary: 'List webhooks (filter by active; cursor pagination)',
+        description: 'Admin or hq. Secrets are never listed.',
         querystring: WebhookListQuery,
-        response: { 200: page(Webhook), ...errorResponses },
+        response: { 200: page(Webhook), ...errors() },
       },
     },
     async (request) => listWebhooks(app.db, request.query),
@@ -78,10 +81,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(READERS),
       schema: {
+        operationId: 'getWebhook',
         tags,
         summary: 'One webhook (without its secret)',
+        description: 'Admin or hq.',
         params: Params,
-        response: { 200: Webhook, ...errorResponses },
+        response: { 200: Webhook, ...errors('not_found') },
       },
     },
     async (request) => getWebhook(app.db, request.params.webhookId),
@@ -92,10 +97,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(WRITERS),
       schema: {
+        operationId: 'deactivateWebhook',
         tags,
         summary: 'Deactivate a webhook: no new deliveries, pending ones canceled (its log is kept)',
+        description: 'Admin only.',
         params: Params,
-        response: { 200: Webhook, ...errorResponses },
+        response: { 200: Webhook, ...errors('not_found') },
       },
     },
     async (request) => deactivateWebhook(app.db, request.params.webhookId),
@@ -106,11 +113,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(READERS),
       schema: {
+        operationId: 'listWebhookDeliveries',
         tags,
         summary: 'The delivery log: every attempt, newest first (filter by eventId)',
+        description: 'Admin or hq. Each attempt with its status code, error and duration.',
         params: Params,
         querystring: AttemptListQuery,
-        response: { 200: page(WebhookAttempt), ...errorResponses },
+        response: { 200: page(WebhookAttempt), ...errors('not_found') },
       },
     },
     async (request) => listAttempts(app.db, request.params.webhookId, request.query),
@@ -121,11 +130,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(WRITERS),
       schema: {
+        operationId: 'testWebhook',
         tags,
         summary: 'Queue a "webhook.test" event for this webhook only',
         description: '409 webhook_inactive when the webhook is deactivated.',
         params: Params,
-        response: { 202: TestDelivery, ...errorResponses, 409: ErrorBody },
+        response: { 202: TestDelivery, ...errors('not_found', 'webhook_inactive') },
       },
     },
     async (request, reply) =>
