@@ -3,14 +3,41 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import openapiTS, { astToString } from 'openapi-typescript';
+import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenapiDocument } from '../../hub/src/openapi/document.js';
 import { buildTestHub, type TestHub } from '../../hub/test/helpers/build-hub.js';
 import { seedCatalog } from '../../hub/test/helpers/fixtures.js';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';
-import { connect, followOrder, placeOrder, subscribe, verifyDelivery } from './fixture/channel.js';
+
+/**
+ * What the test calls of fixture/channel.ts. The fixture is imported from the work folder at run
+ * time, the very file type-checked there: its generated types exist only in that folder.
+ */
+interface Channel {
+  connect(baseUrl: string, token: string): unknown;
+  subscribe(hub: unknown, url: string): Promise<{ id: string; secret: string }>;
+  placeOrder(
+    hub: unknown,
+    key: string,
+    sku: string,
+    qty: number,
+  ): Promise<
+    | { ok: true; order: { id: string; status: string; lines: unknown[] } }
+    | { ok: false; status: number; code: string; retry: boolean }
+  >;
+  followOrder(
+    hub: unknown,
+    orderId: string,
+  ): Promise<{ order: { id: string; allocations: unknown[] }; listed: boolean; requestId: string | null }>;
+  verifyDelivery(
+    secret: string,
+    headers: IncomingHttpHeaders,
+    rawBody: string,
+  ): { data: { orderId: string } } | null;
+}
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -46,7 +73,7 @@ describe(`a channel integration on the generated client (${testDbKind()})`, () =
     await mkdir(join(ROOT, 'build'), { recursive: true });
     work = await mkdtemp(join(ROOT, 'build', 'contract-'));
     const document = await buildOpenapiDocument();
-    client = astToString(await openapiTS(document as Parameters<typeof openapiTS>[0]));
+    client = astToString(await openapiTS(document as unknown as OpenAPI3));
     await writeFile(join(work, 'openapi.d.ts'), client);
     await copyFile(join(import.meta.dirname, 'fixture/channel.ts'), join(work, 'channel.ts'));
     console.log(
@@ -86,6 +113,7 @@ if (error?.code === 'insufficient_stock') console.log('never');
   describe('runs against a real hub', () => {
     let hub: TestHub;
     let baseUrl: string;
+    let channelModule: Channel;
     const received: { headers: IncomingHttpHeaders; text: string }[] = [];
     const receiver = createServer(async (req, res) => {
       let text = '';
@@ -102,6 +130,7 @@ if (error?.code === 'insufficient_stock') console.log('never');
         stock: [{ locationId: 'wh-1', sku: 'SKU-1', onHand: 5 }],
       });
       baseUrl = await hub.listen();
+      channelModule = (await import(pathToFileURL(join(work, 'channel.ts')).href)) as Channel;
       await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     });
     afterAll(async () => {
@@ -111,6 +140,7 @@ if (error?.code === 'insufficient_stock') console.log('never');
     });
 
     it('creates an order, follows it, and verifies its signed webhook delivery', async () => {
+      const { connect, followOrder, placeOrder, subscribe, verifyDelivery } = channelModule;
       const admin = connect(baseUrl, hub.adminToken);
       const { port } = receiver.address() as AddressInfo;
       const { secret } = await subscribe(admin, `http://127.0.0.1:${port}/hooks`);
