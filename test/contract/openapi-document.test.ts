@@ -215,6 +215,19 @@ describe(`the OpenAPI document (${testDbKind()})`, () => {
     }
   });
 
+  it('gives request examples for the main flows: create an order, receive stock, create a webhook', () => {
+    for (const [path, method] of [
+      ['/v1/orders', 'post'],
+      ['/v1/locations/{locationId}/receipts', 'post'],
+      ['/v1/webhooks', 'post'],
+    ] as const) {
+      const body = (doc.paths[path]![method]!.requestBody as { content: Record<string, { schema: Json }> })
+        .content;
+      const schema = deref(doc, body['application/json']!.schema);
+      expect(schema.examples, path).toEqual([expect.any(Object)]);
+    }
+  });
+
   it('declares the ETag of stock rows and the servers, security and tags a client needs', () => {
     const row = doc.paths['/v1/locations/{locationId}/inventory/{sku}']!;
     for (const op of [row.get!, row.patch!]) {

@@ -39,11 +39,9 @@ export const WebhookId = z.uuid();
 export const WebhookCreate = z
   .strictObject({
     url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048),
-    events: z
-      .array(EventPattern)
-      .min(1)
-      .max(50)
-      .transform((events) => [...new Set(events)]),
+    // Repeats are dropped when stored (services/webhooks/subscriptions.ts): no transform here, so
+    // the OpenAPI component keeps its example.
+    events: z.array(EventPattern).min(1).max(50),
     description: z.string().trim().max(200).optional(),
   })
   .meta({

@@ -55,7 +55,7 @@ export async function createWebhook(
   const { rows } = await db.query<WebhookRecord>(
     `INSERT INTO webhooks (id, url, events, description, secret) VALUES ($1, $2, $3, $4, $5)
      RETURNING ${WEBHOOK_COLUMNS}`,
-    [newOpId(), input.url, input.events, input.description ?? null, secret],
+    [newOpId(), input.url, [...new Set(input.events)], input.description ?? null, secret],
   );
   return { ...toWebhook(rows[0]!), secret };
 }
