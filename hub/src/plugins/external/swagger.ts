@@ -19,7 +19,7 @@ const TAGS = [
   ['sync', 'What HQ reads about till sync: health, activity, alerts, dead letters, incidents'],
   ['conflicts', 'Conflicts the hub settled, for HQ triage'],
   ['tokens', 'API tokens and the calling token'],
-  ['operations', 'Liveness, readiness and metrics for operators'],
+  ['operations', 'Liveness and readiness, for operators and load balancers'],
 ] as const;
 
 /**
