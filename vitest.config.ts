@@ -41,6 +41,7 @@ export default defineConfig({
             'test/chaos/**/*.test.ts',
             'test/fuzz/**/*.test.ts',
             'test/property/**/*.test.ts',
+            'test/contract/**/*.test.ts',
           ],
           env: { TILLSYNC_TEST_DB: db },
           testTimeout: 30_000,

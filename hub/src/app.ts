@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
+import { z } from 'zod';
 import { type HubConfig, HubConfig as HubConfigSchema } from './config.js';
 import type { Database } from './db/database.js';
 import { attachHqFeed } from './hq/feed.js';
@@ -20,6 +21,7 @@ import rateLimit from './plugins/external/rate-limit.js';
 import swagger from './plugins/external/swagger.js';
 import metricsRoute from './routes/metrics.js';
 import v1 from './routes/v1/index.js';
+import { publicErrors } from './schemas/common.js';
 import { clusterAdapter } from './sync/cluster.js';
 import reservationFeed from './sync/reservation-feed.js';
 import { attachSyncServer } from './sync/socket-server.js';
@@ -93,7 +95,20 @@ export async function buildApp({
   await app.register(health, { thresholds: config.health });
   await app.register(retention, { ...config.retention, ...retentionOptions });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'getLiveness',
+        tags: ['operations'],
+        summary: 'Liveness: the process answers HTTP',
+        description: 'No token needed. Says nothing about the database.',
+        security: [],
+        response: { 200: z.object({ ok: z.literal(true) }).meta({ id: 'Liveness' }), ...publicErrors() },
+      },
+    },
+    async () => ({ ok: true as const }),
+  );
   await app.register(metricsRoute);
   await app.register(v1, { prefix: '/v1' });
   await app.register(hqPage);

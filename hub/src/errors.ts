@@ -1,11 +1,71 @@
 /**
+ * Every error `code` the hub answers with, its HTTP status and what it means: the one list the
+ * OpenAPI document enumerates (schemas/common.ts `errors(...)`) and `AppError` accepts.
+ */
+export const ERROR_CODES = {
+  invalid_request: {
+    status: 400,
+    description: 'The request does not match the schema (details.issues names each field)',
+  },
+  invalid_text: { status: 400, description: 'Text with a NUL (\\u0000) character, which cannot be stored' },
+  webhook_target_refused: { status: 400, description: 'The webhook URL names a non-public address' },
+  webhook_target_unresolved: { status: 400, description: "The webhook URL's host does not resolve" },
+  unauthorized: { status: 401, description: 'No bearer token, or an unknown, revoked or malformed one' },
+  forbidden: { status: 403, description: "The token's role or location may not do this" },
+  not_found: {
+    status: 404,
+    description: 'A resource named in the request does not exist (details names it)',
+  },
+  already_exists: { status: 409, description: 'A resource with this id (or unique field) already exists' },
+  in_use: {
+    status: 409,
+    description: 'Still referenced by stock, movements or devices: deactivate it instead',
+  },
+  already_resolved: { status: 409, description: 'Already settled (retried, dismissed or resolved) before' },
+  still_rejected: { status: 409, description: 'The retried op is still rejected (details: the reason)' },
+  insufficient_stock: {
+    status: 409,
+    description: 'Not enough available stock; nothing was reserved (details.lines)',
+  },
+  insufficient_hold: { status: 409, description: 'The reference holds less than a line releases' },
+  invalid_transition: { status: 409, description: 'The order cannot make this move from its status' },
+  order_expired: { status: 409, description: 'The unpaid order expired and released its stock' },
+  over_return: { status: 409, description: 'A line returns more than is outstanding' },
+  over_receipt: { status: 409, description: 'A line receives more than is outstanding' },
+  already_received: { status: 409, description: 'Nothing is outstanding on this transfer' },
+  webhook_inactive: { status: 409, description: 'The webhook is deactivated' },
+  webhook_disabled: {
+    status: 409,
+    description: 'The webhook is disabled (its retries ran out, or paused): PATCH {"status": "active"}',
+  },
+  delivery_in_flight: { status: 409, description: 'The delivery is being sent right now' },
+  delivery_canceled: { status: 409, description: 'The delivery was canceled (its webhook was deactivated)' },
+  stale_version: { status: 412, description: 'If-Match names a version the row has moved past' },
+  payload_too_large: { status: 413, description: 'The body is over the hub’s limit (TILLSYNC_BODY_LIMIT)' },
+  uri_too_long: { status: 414, description: 'A path parameter is over the router’s length limit' },
+  idempotency_key_reused: {
+    status: 422,
+    description: 'The Idempotency-Key was used before with another body',
+  },
+  precondition_required: { status: 428, description: 'This write needs an If-Match header' },
+  rate_limited: {
+    status: 429,
+    description: "Over the token's (or address's) request budget: retry after Retry-After",
+  },
+  internal: { status: 500, description: 'An unexpected failure (logged with the request id)' },
+  database_unavailable: { status: 503, description: 'The database is out of reach: retry after Retry-After' },
+  ui_not_built: { status: 503, description: 'The HQ dashboard has not been built' },
+} as const satisfies Record<string, { status: number; description: string }>;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
  * One error hierarchy for the whole hub. Services throw these; the one error handler
  * (http/error-handler.ts) maps them to the JSON error shape `{ code, message, details }`.
  */
 export class AppError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
@@ -38,8 +98,13 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** The codes answered with 409. */
+export type ConflictCode = {
+  [C in ErrorCode]: (typeof ERROR_CODES)[C]['status'] extends 409 ? C : never;
+}[ErrorCode];
+
 export class ConflictError extends AppError {
-  constructor(code: string, message: string, details?: unknown) {
+  constructor(code: ConflictCode, message: string, details?: unknown) {
     super(409, code, message, details);
   }
 }

@@ -12,23 +12,43 @@ export interface DocumentedRoute {
   bodyFields: string[] | null;
 }
 
+interface JsonSchema {
+  $ref?: string;
+  anyOf?: JsonSchema[];
+  properties?: Record<string, unknown>;
+}
+
 interface OpenApiOperation {
   parameters?: Array<{ in: string; name: string }>;
-  requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> };
+  requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
+}
+
+/** A body schema's own object: its component when it is a $ref, the non-null branch of a nullable one. */
+function bodyObject(
+  schema: JsonSchema | undefined,
+  schemas: Record<string, JsonSchema>,
+): JsonSchema | undefined {
+  if (schema?.$ref) return bodyObject(schemas[schema.$ref.replace('#/components/schemas/', '')], schemas);
+  const branch = schema?.anyOf?.find((s) => s.$ref || s.properties);
+  return branch ? bodyObject(branch, schemas) : schema;
 }
 
 /** Every /v1 operation of the hub's own OpenAPI doc: a route added later is fuzzed without a change here. */
 export async function documentedRoutes(hub: TestHub): Promise<DocumentedRoute[]> {
   const res = await hub.request({ method: 'GET', url: '/docs/json' });
   if (res.statusCode !== 200) throw new Error(`no OpenAPI doc: ${res.statusCode}`);
-  const doc = res.body as { paths: Record<string, Record<string, OpenApiOperation>> };
+  const doc = res.body as {
+    paths: Record<string, Record<string, OpenApiOperation>>;
+    components?: { schemas?: Record<string, JsonSchema> };
+  };
+  const schemas = doc.components?.schemas ?? {};
   return Object.entries(doc.paths)
     .filter(([path]) => path.startsWith('/v1/'))
     .flatMap(([path, ops]) =>
       Object.entries(ops).map(([method, op]) => {
         const names = (where: string) =>
           (op.parameters ?? []).filter((p) => p.in === where).map((p) => p.name);
-        const schema = op.requestBody?.content?.['application/json']?.schema;
+        const schema = bodyObject(op.requestBody?.content?.['application/json']?.schema, schemas);
         return {
           method: method.toUpperCase() as DocumentedRoute['method'],
           path,

@@ -1,10 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connection-errors.js';
-import { AppError, PG, pgErrorCode } from '../errors.js';
+import { AppError, type ErrorCode, PG, pgErrorCode } from '../errors.js';
 
 export interface ErrorBody {
-  code: string;
+  code: ErrorCode;
   message: string;
   details?: unknown;
 }
@@ -75,7 +75,7 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
     .send(body(status === 414 ? 'uri_too_long' : 'invalid_request', err.message));
 };
 
-function body(code: string, message: string, details?: unknown): ErrorBody {
+function body(code: ErrorCode, message: string, details?: unknown): ErrorBody {
   return details === undefined ? { code, message } : { code, message, details };
 }
 

@@ -28,15 +28,17 @@ const NewSku = Sku.refine((sku) => !RESERVED_SKUS.has(sku), {
   message: `reserved: ${[...RESERVED_SKUS].join(', ')} names an API route`,
 });
 
-export const ProductCreate = z.strictObject({
-  sku: NewSku,
-  name: Name,
-  barcode: Barcode.nullable().optional(),
-  category: Category.nullable().optional(),
-  priceMinor: PriceMinor,
-  currency: Currency.default('EUR'),
-  active: z.boolean().default(true),
-});
+export const ProductCreate = z
+  .strictObject({
+    sku: NewSku,
+    name: Name,
+    barcode: Barcode.nullable().optional(),
+    category: Category.nullable().optional(),
+    priceMinor: PriceMinor,
+    currency: Currency.default('EUR'),
+    active: z.boolean().default(true),
+  })
+  .meta({ id: 'ProductCreate' });
 export type ProductCreate = z.infer<typeof ProductCreate>;
 
 export const ProductPatch = z
@@ -49,7 +51,8 @@ export const ProductPatch = z
     active: z.boolean(),
   })
   .partial()
-  .refine((p) => Object.keys(p).length > 0, 'change at least one field');
+  .refine((p) => Object.keys(p).length > 0, 'change at least one field')
+  .meta({ id: 'ProductPatch' });
 export type ProductPatch = z.infer<typeof ProductPatch>;
 
 export const LocationKind = z.enum(['store', 'warehouse']);
@@ -85,21 +88,24 @@ const locationFields = {
   active: z.boolean(),
 };
 
-export const LocationCreate = z.strictObject({
-  id: LocationId,
-  ...locationFields,
-  timezone: locationFields.timezone.default('UTC'),
-  priority: locationFields.priority.default(100),
-  safetyStock: locationFields.safetyStock.default(0),
-  active: locationFields.active.default(true),
-});
+export const LocationCreate = z
+  .strictObject({
+    id: LocationId,
+    ...locationFields,
+    timezone: locationFields.timezone.default('UTC'),
+    priority: locationFields.priority.default(100),
+    safetyStock: locationFields.safetyStock.default(0),
+    active: locationFields.active.default(true),
+  })
+  .meta({ id: 'LocationCreate' });
 export type LocationCreate = z.infer<typeof LocationCreate>;
 
 // No defaults here: an absent field is left as it is.
 export const LocationPatch = z
   .strictObject(locationFields)
   .partial()
-  .refine((p) => Object.keys(p).length > 0, 'change at least one field');
+  .refine((p) => Object.keys(p).length > 0, 'change at least one field')
+  .meta({ id: 'LocationPatch' });
 export type LocationPatch = z.infer<typeof LocationPatch>;
 
 /** Free-text search: a substring, matched case-insensitively; `%` and `_` are literal characters. */

@@ -40,4 +40,6 @@ export const ConflictParams = z.strictObject({
   id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
 
-export const ConflictResolve = z.strictObject({ note: z.string().trim().min(1).max(500) });
+export const ConflictResolve = z
+  .strictObject({ note: z.string().trim().min(1).max(500) })
+  .meta({ id: 'ConflictResolve' });

@@ -1,12 +1,14 @@
 import { DeviceId, LocationId } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 
-export const DeviceCreate = z.strictObject({
-  locationId: LocationId,
-  name: z.string().trim().min(1).max(100),
-  /** Chosen id (e.g. "paris-till-2"); generated when absent. */
-  id: DeviceId.optional(),
-});
+export const DeviceCreate = z
+  .strictObject({
+    locationId: LocationId,
+    name: z.string().trim().min(1).max(100),
+    /** Chosen id (e.g. "paris-till-2"); generated when absent. */
+    id: DeviceId.optional(),
+  })
+  .meta({ id: 'DeviceCreate' });
 
 export const EnrolmentCode = z
   .object({
@@ -17,7 +19,9 @@ export const EnrolmentCode = z
   })
   .meta({ id: 'EnrolmentCode' });
 
-export const EnrolRequest = z.strictObject({ enrolmentCode: z.string().min(10).max(20) });
+export const EnrolRequest = z
+  .strictObject({ enrolmentCode: z.string().min(10).max(20) })
+  .meta({ id: 'EnrolRequest' });
 
 export const Enrolment = z
   .object({
@@ -71,7 +75,9 @@ export const DeadLetterParams = z.strictObject({
   id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
 
-export const DeadLetterDismiss = z.strictObject({ reason: z.string().trim().min(1).max(500) });
+export const DeadLetterDismiss = z
+  .strictObject({ reason: z.string().trim().min(1).max(500) })
+  .meta({ id: 'DeadLetterDismiss' });
 
 /** A till found ahead of the hub at its hello (the hub restored from an older backup). */
 export const SyncIncident = z

@@ -70,16 +70,30 @@ export const InventoryPatch = z
     onHand: Count.optional().describe('Set on_hand: a count taken now'),
     reorderPoint: Count.optional(),
   })
-  .refine((p) => p.onHand !== undefined || p.reorderPoint !== undefined, 'set onHand, reorderPoint or both');
+  .refine((p) => p.onHand !== undefined || p.reorderPoint !== undefined, 'set onHand, reorderPoint or both')
+  .meta({ id: 'InventoryPatch' });
 export type InventoryPatch = z.infer<typeof InventoryPatch>;
 
-export const ReceiptCreate = ReceiveOp.pick({ reference: true, lines: true });
+export const ReceiptCreate = ReceiveOp.pick({ reference: true, lines: true }).meta({
+  id: 'ReceiptCreate',
+  examples: [
+    {
+      reference: 'PO-2026-0412',
+      lines: [
+        { sku: 'ML-SKN-001', qty: 24 },
+        { sku: 'ML-SKN-002', qty: 12 },
+      ],
+    },
+  ],
+});
 export type ReceiptCreate = z.infer<typeof ReceiptCreate>;
 
-export const AdjustmentCreate = AdjustOp.pick({ reason: true, note: true, lines: true });
+export const AdjustmentCreate = AdjustOp.pick({ reason: true, note: true, lines: true }).meta({
+  id: 'AdjustmentCreate',
+});
 export type AdjustmentCreate = z.infer<typeof AdjustmentCreate>;
 
-export const CountCreate = CountOp.pick({ lines: true });
+export const CountCreate = CountOp.pick({ lines: true }).meta({ id: 'CountCreate' });
 export type CountCreate = z.infer<typeof CountCreate>;
 
 export const StockWriteResult = z

@@ -67,12 +67,33 @@ export const Fulfilment = z.discriminatedUnion('type', [
 ]);
 export type Fulfilment = z.infer<typeof Fulfilment>;
 
-export const OrderCreate = z.strictObject({
-  channel: text(32).describe('Sales channel, e.g. "web", "app", "marketplace-x"'),
-  customerRef: text(100).describe("The customer's id or reference in the channel"),
-  lines: qtyLines(MAX_ORDER_LINES),
-  fulfilment: Fulfilment,
-});
+export const OrderCreate = z
+  .strictObject({
+    channel: text(32).describe('Sales channel, e.g. "web", "app", "marketplace-x"'),
+    customerRef: text(100).describe("The customer's id or reference in the channel"),
+    lines: qtyLines(MAX_ORDER_LINES),
+    fulfilment: Fulfilment,
+  })
+  .meta({
+    id: 'OrderCreate',
+    examples: [
+      {
+        channel: 'web',
+        customerRef: 'cust-8812',
+        lines: [{ sku: 'ML-SKN-001', qty: 2 }],
+        fulfilment: {
+          type: 'shipping',
+          address: {
+            name: 'Ana Lopez',
+            line1: '12 rue des Lilas',
+            city: 'Lyon',
+            postalCode: '69003',
+            country: 'FR',
+          },
+        },
+      },
+    ],
+  });
 export type OrderCreate = z.infer<typeof OrderCreate>;
 
 export const IdempotencyHeaders = z.object({
@@ -91,19 +112,22 @@ export const Payment = z.strictObject({
   reference: text(100).describe("The payment provider's reference"),
 });
 
-export const OrderConfirm = z.strictObject({ payment: Payment });
+export const OrderConfirm = z.strictObject({ payment: Payment }).meta({ id: 'OrderConfirm' });
 export type OrderConfirm = z.infer<typeof OrderConfirm>;
 
 export const OrderCancel = z
   .strictObject({ reason: text(200).optional() })
+  .meta({ id: 'OrderCancel' })
   .nullish()
   .describe('Optional; the reason defaults to "requested"');
 
-export const OrderReturn = z.strictObject({
-  locationId: LocationId.describe('Where the returned units are restocked'),
-  condition: z.enum(['sellable', 'damaged']),
-  lines: qtyLines(MAX_ORDER_LINES).optional().describe('Default: every unit not returned yet'),
-});
+export const OrderReturn = z
+  .strictObject({
+    locationId: LocationId.describe('Where the returned units are restocked'),
+    condition: z.enum(['sellable', 'damaged']),
+    lines: qtyLines(MAX_ORDER_LINES).optional().describe('Default: every unit not returned yet'),
+  })
+  .meta({ id: 'OrderReturn' });
 export type OrderReturn = z.infer<typeof OrderReturn>;
 
 export const Allocation = z.object({
@@ -160,10 +184,12 @@ export const OrderListQuery = z.strictObject({
 export type OrderListQuery = z.infer<typeof OrderListQuery>;
 
 /** Stock held (or released) by a channel's own order reference at one location. */
-export const HoldChange = z.strictObject({
-  reference: text(64).describe("The channel's own order id"),
-  lines: qtyLines(MAX_ORDER_LINES),
-});
+export const HoldChange = z
+  .strictObject({
+    reference: text(64).describe("The channel's own order id"),
+    lines: qtyLines(MAX_ORDER_LINES),
+  })
+  .meta({ id: 'HoldChange' });
 
 export const HoldCreate = HoldChange.extend({
   ttlSeconds: z
@@ -173,7 +199,7 @@ export const HoldCreate = HoldChange.extend({
     .max(30 * 86_400)
     .optional()
     .describe('Release automatically after this long; omitted: held until released'),
-});
+}).meta({ id: 'HoldCreate' });
 export type HoldCreate = z.infer<typeof HoldCreate>;
 export type HoldRelease = z.infer<typeof HoldChange>;
 

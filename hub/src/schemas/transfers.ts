@@ -39,12 +39,15 @@ export const TransferCreate = z
   .refine((t) => t.fromLocationId !== t.toLocationId, {
     message: 'a transfer must go to another location',
     path: ['toLocationId'],
-  });
+  })
+  .meta({ id: 'TransferCreate' });
 export type TransferCreate = z.infer<typeof TransferCreate>;
 
-export const TransferReceive = z.strictObject({
-  lines: QtyLines.optional().describe('What arrived; omit to receive everything still outstanding'),
-});
+export const TransferReceive = z
+  .strictObject({
+    lines: QtyLines.optional().describe('What arrived; omit to receive everything still outstanding'),
+  })
+  .meta({ id: 'TransferReceive' });
 export type TransferReceive = z.infer<typeof TransferReceive>;
 
 export const TransferLine = z.object({

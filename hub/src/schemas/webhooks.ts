@@ -39,17 +39,26 @@ export const EventPattern = z.enum([...types, ...prefixPatterns] as [string, ...
 export const WebhookId = z.uuid();
 
 const WebhookUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048);
-const Events = z
-  .array(EventPattern)
-  .min(1)
-  .max(50)
-  .transform((events) => [...new Set(events)]);
+// Repeats are dropped when stored (services/webhooks/subscriptions.ts): no transform here, so the
+// OpenAPI component keeps its example.
+const Events = z.array(EventPattern).min(1).max(50);
 
-export const WebhookCreate = z.strictObject({
-  url: WebhookUrl,
-  events: Events,
-  description: z.string().trim().max(200).optional(),
-});
+export const WebhookCreate = z
+  .strictObject({
+    url: WebhookUrl,
+    events: Events,
+    description: z.string().trim().max(200).optional(),
+  })
+  .meta({
+    id: 'WebhookCreate',
+    examples: [
+      {
+        url: 'https://shop.example.com/hooks/tillsync',
+        events: ['order.*', 'stock.low'],
+        description: 'Web shop',
+      },
+    ],
+  });
 export type WebhookCreate = z.infer<typeof WebhookCreate>;
 
 export const WebhookStatus = z

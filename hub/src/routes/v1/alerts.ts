@@ -1,7 +1,7 @@
 import { LocationId } from '@tillsync/sync-protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
-import { errorResponses, PageQuery, page } from '../../schemas/common.js';
+import { errors, PageQuery, page } from '../../schemas/common.js';
 import { Alert } from '../../schemas/health.js';
 import { readScope } from '../../services/access.js';
 import { listAlerts } from '../../services/health/alerts.js';
@@ -13,10 +13,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'hq', 'store_manager']),
       schema: {
+        operationId: 'listAlerts',
         tags: ['sync'],
         summary: 'Alerts, newest first (the same events webhooks receive)',
+        description: 'A store manager sees its own location’s by default.',
         querystring: PageQuery.extend({ locationId: LocationId.optional() }),
-        response: { 200: page(Alert), ...errorResponses },
+        response: { 200: page(Alert), ...errors() },
       },
     },
     async (request) => {

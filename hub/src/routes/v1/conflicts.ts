@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
-import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import { Conflict, ConflictListQuery, ConflictParams, ConflictResolve } from '../../schemas/conflicts.js';
 import { readScope, TRIAGE_READERS, TRIAGE_WRITERS } from '../../services/access.js';
 import { listConflicts, resolveConflict } from '../../services/conflicts.js';
@@ -14,11 +14,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRIAGE_READERS),
       schema: {
+        operationId: 'listConflicts',
         tags,
         summary: 'Conflicts, newest first (filter by location, status, kind, SKU; cursor pagination)',
         description: 'A store manager sees its own location only (the default without locationId).',
         querystring: ConflictListQuery,
-        response: { 200: page(Conflict), ...errorResponses },
+        response: { 200: page(Conflict), ...errors() },
       },
     },
     async (request) => {
@@ -32,13 +33,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRIAGE_WRITERS),
       schema: {
+        operationId: 'resolveConflict',
         tags,
         summary: 'Resolve a conflict with a note (emits conflict.resolved)',
         description:
           '409 already_resolved when it was resolved before. admin, or a store manager at its own location (hq reads only).',
         params: ConflictParams,
         body: ConflictResolve,
-        response: { 200: Conflict, ...errorResponses, 409: ErrorBody },
+        response: { 200: Conflict, ...errors('not_found', 'already_resolved') },
       },
     },
     async (request) => resolveConflict(app.db, principalOf(request), request.params.id, request.body.note),

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
 import { principalOf } from '../../plugins/app/auth.js';
-import { ErrorBody, errorResponses, PageQuery, page } from '../../schemas/common.js';
+import { errors, PageQuery, page, publicErrors } from '../../schemas/common.js';
 import { Device, DeviceCreate, Enrolment, EnrolmentCode, EnrolRequest } from '../../schemas/devices.js';
 import { assertCanReadLocation, assertCanWriteStock } from '../../services/access.js';
 import {
@@ -24,10 +24,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'store_manager']),
       schema: {
+        operationId: 'createDevice',
         tags: ['devices'],
         summary: 'Create a till and a one-time enrolment code for it',
+        description:
+          'Admin, or the store manager of the till’s location. The enrolment code is shown once and expires; the till exchanges it at POST /v1/devices/enrol.',
         body: DeviceCreate,
-        response: { 201: EnrolmentCode, 409: ErrorBody, ...errorResponses },
+        response: { 201: EnrolmentCode, ...errors('not_found', 'already_exists') },
       },
     },
     async (request, reply) => {
@@ -48,11 +51,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       // The one-time code is the credential here; the rate limit keeps guessing hopeless.
       config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
       schema: {
+        operationId: 'enrolDevice',
         tags: ['devices'],
         summary: 'Exchange a one-time enrolment code for the device token (called by the till)',
+        description:
+          'No bearer token: the one-time code is the credential (401 when unknown, expired or used). Rate limited to 10 a minute per address.',
         security: [],
         body: EnrolRequest,
-        response: { 200: Enrolment, 400: ErrorBody, 401: ErrorBody },
+        response: { 200: Enrolment, ...publicErrors('unauthorized') },
       },
     },
     async (request) => enrol(app.db, request.body.enrolmentCode),
@@ -63,10 +69,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'store_manager']),
       schema: {
+        operationId: 'renewEnrolmentCode',
         tags: ['devices'],
         summary: 'A new one-time enrolment code for an existing till (a rebuilt machine)',
+        description: 'Admin, or the store manager of the till’s location. The previous code stops working.',
         params: DeviceParams,
-        response: { 200: EnrolmentCode, ...errorResponses },
+        response: { 200: EnrolmentCode, ...errors('not_found') },
       },
     },
     async (request) => {
@@ -88,10 +96,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'hq', 'store_manager']),
       schema: {
+        operationId: 'listDevices',
         tags: ['devices'],
         summary: 'Tills with their sync status',
+        description: 'A store manager sees its own location’s tills only.',
         querystring: PageQuery.extend({ locationId: LocationId.optional() }),
-        response: { 200: page(Device), ...errorResponses },
+        response: { 200: page(Device), ...errors() },
       },
     },
     async (request) => {
@@ -107,10 +117,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'store_manager']),
       schema: {
+        operationId: 'revokeDevice',
         tags: ['devices'],
         summary: 'Revoke a till: its token stops working and its connection is closed',
+        description: 'Admin, or the store manager of the till’s location.',
         params: DeviceParams,
-        response: { 204: z.null(), ...errorResponses },
+        response: { 204: z.null(), ...errors('not_found') },
       },
     },
     async (request, reply) => {

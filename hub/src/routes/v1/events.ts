@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import { AnyEvent } from '../../schemas/webhook-events.js';
 import { EventListQuery } from '../../schemas/webhooks.js';
 import { listEvents } from '../../services/events.js';
@@ -21,7 +21,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'late can appear behind a cursor already passed: re-read from a minute before the last ' +
           'timestamp when following the log closely.',
         querystring: EventListQuery,
-        response: { 200: page(AnyEvent), ...errorResponses },
+        response: { 200: page(AnyEvent), ...errors() },
       },
     },
     async (request) => {

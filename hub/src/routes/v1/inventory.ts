@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PreconditionRequiredError } from '../../errors.js';
 import { acceptsCsv } from '../../http/csv.js';
 import { principalOf } from '../../plugins/app/auth.js';
-import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { errors, page, withEtag } from '../../schemas/common.js';
 import {
   AdjustmentCreate,
   CountCreate,
@@ -46,13 +46,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(INVENTORY_READERS),
       schema: {
+        operationId: 'listLocationInventory',
         tags,
         summary:
           "A location's stock rows (filter by SKU, reorder point, change time; cursor pagination by SKU)",
         description: 'A store manager or device reads its own location only.',
         params: LocationParams,
         querystring: LocationInventoryQuery,
-        response: { 200: page(InventoryItem), ...errorResponses },
+        response: { 200: page(InventoryItem), ...errors('not_found') },
       },
     },
     async (request) =>
@@ -64,6 +65,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'hq', 'store_manager']),
       schema: {
+        operationId: 'listLowStock',
         tags,
         summary: 'Rows at or below their reorder point at every location, with the shortfall (JSON or CSV)',
         description:
@@ -79,7 +81,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
               'text/csv': { schema: z.string() },
             },
           },
-          ...errorResponses,
+          ...errors(),
         },
       },
     },
@@ -101,11 +103,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(INVENTORY_READERS),
       schema: {
+        operationId: 'getSkuInventory',
         tags,
         summary: 'A SKU at every location that stocks it, with totals',
         description: 'A store manager sees its own location only; devices and channels see every location.',
         params: SkuParams,
-        response: { 200: SkuInventory, ...errorResponses },
+        response: { 200: SkuInventory, ...errors('not_found') },
       },
     },
     async (request) => skuInventory(app.db, principalOf(request), request.params.sku),
@@ -116,11 +119,15 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(INVENTORY_READERS),
       schema: {
+        operationId: 'getInventoryRow',
         tags,
         summary: 'One stock row, with its version as ETag',
         description: 'A catalogue SKU the location never stocked is a zero row at version 0.',
         params: RowParams,
-        response: { 200: InventoryItem, ...errorResponses },
+        response: {
+          200: withEtag(InventoryItem, 'The row; its version is the ETag'),
+          ...errors('not_found'),
+        },
       },
     },
     async (request, reply) => {
@@ -135,6 +142,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(STOCK_WRITERS),
       schema: {
+        operationId: 'setInventoryRow',
         tags,
         summary: 'Set on_hand (a count taken now) and/or the reorder point, if the row is at If-Match',
         description:
@@ -143,7 +151,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         params: RowParams,
         headers: IfMatchHeaders,
         body: InventoryPatch,
-        response: { 200: InventoryItem, ...errorResponses, 412: ErrorBody, 428: ErrorBody },
+        response: {
+          200: withEtag(InventoryItem, 'The row as written; its new version is the ETag'),
+          ...errors('not_found', 'stale_version', 'precondition_required'),
+        },
       },
     },
     async (request, reply) => {
@@ -167,12 +178,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(STOCK_WRITERS),
       schema: {
+        operationId: 'receiveStock',
         tags,
         summary: 'Receive a delivery (on_hand up by each line)',
         description: `${writeAccess} ${lineErrors}`,
         params: LocationParams,
         body: ReceiptCreate,
-        response: { 201: StockWriteResult, ...errorResponses },
+        response: { 201: StockWriteResult, ...errors('not_found') },
       },
     },
     async (request, reply) =>
@@ -186,13 +198,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(STOCK_WRITERS),
       schema: {
+        operationId: 'adjustStock',
         tags,
         summary:
           'Adjust stock: damage (on_hand to damaged), shrink (lost), found, dispose (damaged written off)',
         description: `${writeAccess} ${lineErrors}`,
         params: LocationParams,
         body: AdjustmentCreate,
-        response: { 201: StockWriteResult, ...errorResponses },
+        response: { 201: StockWriteResult, ...errors('not_found') },
       },
     },
     async (request, reply) =>
@@ -206,12 +219,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(STOCK_WRITERS),
       schema: {
+        operationId: 'countStock',
         tags,
         summary: 'Record a cycle count (on_hand becomes what was counted, as of now)',
         description: `${writeAccess} ${lineErrors} Each SKU once per count.`,
         params: LocationParams,
         body: CountCreate,
-        response: { 201: StockWriteResult, ...errorResponses },
+        response: { 201: StockWriteResult, ...errors('not_found') },
       },
     },
     async (request, reply) =>

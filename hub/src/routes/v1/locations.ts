@@ -2,7 +2,7 @@ import { LocationId } from '@tillsync/sync-protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Location, LocationCreate, LocationListQuery, LocationPatch } from '../../schemas/catalog.js';
-import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import {
   CATALOG_READERS,
   CATALOG_WRITERS,
@@ -23,10 +23,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(CATALOG_READERS),
       schema: {
+        operationId: 'listLocations',
         tags,
         summary: 'List locations (filter, sort, cursor pagination)',
+        description: 'Every role reads locations (tills need them).',
         querystring: LocationListQuery,
-        response: { 200: page(Location), ...errorResponses },
+        response: { 200: page(Location), ...errors() },
       },
     },
     async (request) => listLocations(app.db, request.query),
@@ -37,10 +39,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(CATALOG_WRITERS),
       schema: {
+        operationId: 'createLocation',
         tags,
         summary: 'Create a location',
+        description: 'Admin only. 409 already_exists when the id is taken.',
         body: LocationCreate,
-        response: { 201: Location, ...errorResponses, 409: ErrorBody },
+        response: { 201: Location, ...errors('already_exists') },
       },
     },
     async (request, reply) => reply.status(201).send(await createLocation(app.db, request.body)),
@@ -51,10 +55,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(CATALOG_READERS),
       schema: {
+        operationId: 'getLocation',
         tags,
         summary: 'Get a location',
+        description: 'Every role reads locations.',
         params: Params,
-        response: { 200: Location, ...errorResponses },
+        response: { 200: Location, ...errors('not_found') },
       },
     },
     async (request) => getLocation(app.db, request.params.locationId),
@@ -65,11 +71,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(CATALOG_WRITERS),
       schema: {
+        operationId: 'updateLocation',
         tags,
         summary: 'Change a location (absent fields are left as they are)',
+        description: 'Admin only.',
         params: Params,
         body: LocationPatch,
-        response: { 200: Location, ...errorResponses },
+        response: { 200: Location, ...errors('not_found') },
       },
     },
     async (request) => updateLocation(app.db, request.params.locationId, request.body),
@@ -80,10 +88,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(CATALOG_WRITERS),
       schema: {
+        operationId: 'deleteLocation',
         tags,
         summary: 'Delete a location that has no stock, movements or devices (else deactivate it)',
+        description:
+          'Admin only. 409 in_use while stock, movements or devices refer to it: deactivate it instead (PATCH active: false).',
         params: Params,
-        response: { 204: z.null().describe('Deleted'), ...errorResponses, 409: ErrorBody },
+        response: { 204: z.null().describe('Deleted'), ...errors('not_found', 'in_use') },
       },
     },
     async (request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
-import { errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import { Movement, MovementListQuery } from '../../schemas/movements.js';
 import { listMovements, MOVEMENT_READERS } from '../../services/movements.js';
 
@@ -11,11 +11,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(MOVEMENT_READERS),
       schema: {
+        operationId: 'listMovements',
         tags: ['movements'],
         summary: 'List ledger entries (filter by location, SKU, op, reason, hub time; cursor pagination)',
         description: 'A store manager must pass its own locationId.',
         querystring: MovementListQuery,
-        response: { 200: page(Movement), ...errorResponses },
+        response: { 200: page(Movement), ...errors() },
       },
     },
     async (request) => listMovements(app.db, principalOf(request), request.query),

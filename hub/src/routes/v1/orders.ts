@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
-import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import {
   IdempotencyHeaders,
   Order,
@@ -27,7 +27,6 @@ import {
 } from '../../services/orders/index.js';
 
 const tags = ['orders'];
-const transitionErrors = { ...errorResponses, 409: ErrorBody };
 const changeAccess =
   'Admin, or the channel token that created the order. 409 invalid_transition (details: status and ' +
   'the statuses allowed next) when the order cannot make this move.';
@@ -39,6 +38,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(ORDER_WRITERS),
       schema: {
+        operationId: 'createOrder',
         tags,
         summary: 'Create an order and reserve its stock (pending until paid, released when its TTL runs out)',
         description:
@@ -49,7 +49,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'Idempotency-Key (per token) replays the first answer; reused with another body: 422.',
         headers: IdempotencyHeaders,
         body: OrderCreate,
-        response: { 201: OrderDetail, ...errorResponses, 409: ErrorBody, 422: ErrorBody },
+        response: {
+          201: OrderDetail,
+          ...errors('not_found', 'insufficient_stock', 'idempotency_key_reused'),
+        },
       },
     },
     async (request, reply) => {
@@ -68,12 +71,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(ORDER_READERS),
       schema: {
+        operationId: 'listOrders',
         tags,
         summary: 'Orders (filter by status, channel, location, creation time; cursor pagination)',
         description:
           'A channel sees the orders its token created; a store manager those allocated at its location.',
         querystring: OrderListQuery,
-        response: { 200: page(Order), ...errorResponses },
+        response: { 200: page(Order), ...errors() },
       },
     },
     async (request) => listOrders(app.db, principalOf(request), request.query),
@@ -84,10 +88,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(ORDER_READERS),
       schema: {
+        operationId: 'getOrder',
         tags,
         summary: 'One order with its lines, allocations and history',
+        description:
+          'Admin, hq, the channel token that created it, or a store manager where it is allocated.',
         params: OrderParams,
-        response: { 200: OrderDetail, ...errorResponses },
+        response: { 200: OrderDetail, ...errors('not_found') },
       },
     },
     async (request) => getOrder(app.db, principalOf(request), request.params.orderId),
@@ -95,19 +102,20 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   const guarded = { preHandler: app.authorize(ORDER_WRITERS) };
   const params = OrderParams;
-  const response = { 200: OrderDetail, ...transitionErrors };
+  const response = { 200: OrderDetail, ...errors('not_found', 'invalid_transition') };
 
   app.post(
     '/orders/:orderId/confirm',
     {
       ...guarded,
       schema: {
+        operationId: 'confirmOrder',
         tags,
         summary: 'Payment received: pending → confirmed (the reservation no longer expires)',
         description: `${changeAccess} 409 order_expired once its TTL has run out.`,
         params,
         body: OrderConfirm,
-        response,
+        response: { ...response, ...errors('not_found', 'invalid_transition', 'order_expired') },
       },
     },
     async (request) => confirmOrder(app.orders, principalOf(request), request.params.orderId, request.body),
@@ -118,6 +126,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       ...guarded,
       schema: {
+        operationId: 'fulfillOrder',
         tags,
         summary: 'Start picking: confirmed → processing',
         description: changeAccess,
@@ -133,6 +142,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       ...guarded,
       schema: {
+        operationId: 'shipOrder',
         tags,
         summary: 'Shipped: processing → shipped (held units leave on_hand and reserved)',
         description: changeAccess,
@@ -148,6 +158,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       ...guarded,
       schema: {
+        operationId: 'deliverOrder',
         tags,
         summary:
           'Delivered: shipped → delivered, or a pickup order handed over (its held units leave the store)',
@@ -164,6 +175,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       ...guarded,
       schema: {
+        operationId: 'cancelOrder',
         tags,
         summary: 'Cancel a pending, confirmed or processing order (its holds are released)',
         description: changeAccess,
@@ -181,12 +193,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       ...guarded,
       schema: {
+        operationId: 'returnOrder',
         tags,
         summary: 'Return a shipped or delivered order: units restocked at a location, sellable or damaged',
         description: `${changeAccess} 409 over_return when a line returns more than is outstanding.`,
         params,
         body: OrderReturn,
-        response,
+        response: { ...response, ...errors('not_found', 'invalid_transition', 'over_return') },
       },
     },
     async (request) => returnOrder(app.orders, principalOf(request), request.params.orderId, request.body),

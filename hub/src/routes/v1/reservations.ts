@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
-import { ErrorBody, errorResponses } from '../../schemas/common.js';
+import { errors } from '../../schemas/common.js';
 import { LocationParams } from '../../schemas/inventory.js';
 import { Hold, HoldChange, HoldCreate, IdempotencyHeaders } from '../../schemas/orders.js';
 import { ORDER_WRITERS, releaseHold, reserveHold } from '../../services/orders/index.js';
@@ -16,6 +16,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(ORDER_WRITERS),
       schema: {
+        operationId: 'reserveStock',
         tags,
         summary: 'Hold units at a location under your order reference',
         description:
@@ -24,7 +25,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         params: LocationParams,
         headers: IdempotencyHeaders,
         body: HoldCreate,
-        response: { 200: Hold, ...errorResponses, 409: ErrorBody, 422: ErrorBody },
+        response: { 200: Hold, ...errors('not_found', 'insufficient_stock', 'idempotency_key_reused') },
       },
     },
     async (request, reply) => {
@@ -44,13 +45,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(ORDER_WRITERS),
       schema: {
+        operationId: 'releaseStock',
         tags,
         summary: 'Release units your order reference holds at a location',
         description: `409 insufficient_hold when the reference holds less than a line releases. ${idempotency}`,
         params: LocationParams,
         headers: IdempotencyHeaders,
         body: HoldChange,
-        response: { 200: Hold, ...errorResponses, 409: ErrorBody, 422: ErrorBody },
+        response: { 200: Hold, ...errors('not_found', 'insufficient_hold', 'idempotency_key_reused') },
       },
     },
     async (request, reply) => {

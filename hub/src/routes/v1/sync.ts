@@ -2,7 +2,7 @@ import { DeviceId, LocationId } from '@tillsync/sync-protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../../plugins/app/auth.js';
-import { ErrorBody, errorResponses, PageQuery, page } from '../../schemas/common.js';
+import { errors, PageQuery, page } from '../../schemas/common.js';
 import { DeadLetter, DeadLetterDismiss, DeadLetterParams, SyncIncident } from '../../schemas/devices.js';
 import { SyncActivity, SyncHealth } from '../../schemas/health.js';
 import { readScope, TRIAGE_READERS, TRIAGE_WRITERS } from '../../services/access.js';
@@ -19,14 +19,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRIAGE_READERS),
       schema: {
+        operationId: 'listDeadLetters',
         tags: ['sync'],
         summary: 'Operations the hub rejected, with the reason (they never block later ops)',
+        description: 'A store manager sees its own location’s by default.',
         querystring: PageQuery.extend({
           locationId: LocationId.optional(),
           deviceId: DeviceId.optional(),
           status: z.enum(['open', 'retried', 'dismissed']).optional(),
         }),
-        response: { 200: page(DeadLetter), ...errorResponses },
+        response: { 200: page(DeadLetter), ...errors() },
       },
     },
     async (request) => {
@@ -42,6 +44,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRIAGE_WRITERS),
       schema: {
+        operationId: 'retryDeadLetter',
         tags: ['sync'],
         summary: "Check a rejected op again and, if it now passes, apply it as its till's op",
         description:
@@ -50,7 +53,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'and the dead letter stays open. Never applies an op twice: 409 already_resolved once retried ' +
           'or dismissed. admin, or a store manager at its own location (hq reads only).',
         params: DeadLetterParams,
-        response: { 200: DeadLetter, ...errorResponses, 409: ErrorBody },
+        response: { 200: DeadLetter, ...errors('not_found', 'still_rejected', 'already_resolved') },
       },
     },
     async (request) =>
@@ -66,13 +69,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRIAGE_WRITERS),
       schema: {
+        operationId: 'dismissDeadLetter',
         tags: ['sync'],
         summary: 'Give up on a rejected op, saying why (it stays listed, dismissed)',
         description:
           '409 already_resolved once retried or dismissed. admin, or a store manager at its own location (hq reads only).',
         params: DeadLetterParams,
         body: DeadLetterDismiss,
-        response: { 200: DeadLetter, ...errorResponses, 409: ErrorBody },
+        response: { 200: DeadLetter, ...errors('not_found', 'already_resolved') },
       },
     },
     async (request) =>
@@ -84,6 +88,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'hq', 'store_manager']),
       schema: {
+        operationId: 'listSyncIncidents',
         tags: ['sync'],
         summary: 'Tills found ahead of the hub (restored from an older backup): re-sent and lost ops',
         description:
@@ -93,7 +98,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           locationId: LocationId.optional(),
           deviceId: DeviceId.optional(),
         }),
-        response: { 200: page(SyncIncident), ...errorResponses },
+        response: { 200: page(SyncIncident), ...errors() },
       },
     },
     async (request) => {
@@ -108,12 +113,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'hq', 'store_manager']),
       schema: {
+        operationId: 'getSyncHealth',
         tags: ['sync'],
         summary: 'Sync health per till, per location and brand-wide, with status by documented thresholds',
         description:
           'Status rules and thresholds: README, "Sync health". A store manager sees their own location.',
         querystring: z.object({ locationId: LocationId.optional() }),
-        response: { 200: SyncHealth, ...errorResponses },
+        response: { 200: SyncHealth, ...errors() },
       },
     },
     async (request) =>
@@ -125,13 +131,15 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(['admin', 'hq', 'store_manager']),
       schema: {
+        operationId: 'getSyncActivity',
         tags: ['sync'],
         summary: 'Ops applied, duplicates, rejections and sync lag per minute over the last hours',
+        description: 'Per-minute buckets, oldest first. A store manager sees their own location.',
         querystring: z.object({
           hours: z.coerce.number().int().min(1).max(48).default(6),
           locationId: LocationId.optional(),
         }),
-        response: { 200: SyncActivity, ...errorResponses },
+        response: { 200: SyncActivity, ...errors() },
       },
     },
     async (request) =>

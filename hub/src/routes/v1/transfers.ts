@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../../plugins/app/auth.js';
-import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import {
   Transfer,
   TransferCreate,
@@ -28,11 +28,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRANSFER_WRITERS),
       schema: {
+        operationId: 'createTransfer',
         tags,
         summary: 'Ship stock to another location (source on_hand down, destination incoming up)',
         description: 'Admin, or the store manager of the source location.',
         body: TransferCreate,
-        response: { 201: Transfer, ...errorResponses, 409: ErrorBody },
+        response: { 201: Transfer, ...errors('not_found', 'already_exists') },
       },
     },
     async (request, reply) =>
@@ -44,6 +45,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRANSFER_WRITERS),
       schema: {
+        operationId: 'receiveTransfer',
         tags,
         summary: 'Receive a transfer at its destination, in full or some lines (incoming down, on_hand up)',
         description:
@@ -53,7 +55,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         body: TransferReceive.nullish().describe(
           'Omit the body, or its lines, to receive everything outstanding',
         ),
-        response: { 200: Transfer, ...errorResponses, 409: ErrorBody },
+        response: { 200: Transfer, ...errors('not_found', 'over_receipt', 'already_received') },
       },
     },
     async (request) =>
@@ -65,11 +67,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRANSFER_READERS),
       schema: {
+        operationId: 'listTransfers',
         tags,
         summary: 'List transfers (filter by status and locations; cursor pagination by creation time)',
         description: 'A store manager sees the transfers to or from its own location only.',
         querystring: TransferListQuery,
-        response: { 200: page(Transfer), ...errorResponses },
+        response: { 200: page(Transfer), ...errors() },
       },
     },
     async (request) => listTransfers(app.db, principalOf(request), request.query),
@@ -80,10 +83,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       preHandler: app.authorize(TRANSFER_READERS),
       schema: {
+        operationId: 'getTransfer',
         tags,
         summary: 'Get a transfer with its lines',
+        description: 'A store manager reads the transfers to or from its own location only.',
         params: Params,
-        response: { 200: Transfer, ...errorResponses },
+        response: { 200: Transfer, ...errors('not_found') },
       },
     },
     async (request) => getTransfer(app.db, principalOf(request), request.params.transferId),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
+import { errors, page } from '../../schemas/common.js';
 import {
   AttemptListQuery,
   DEFAULT_OVERLAP_SECONDS,
@@ -52,7 +52,6 @@ const targets =
   'not resolve) unless the hub allow-lists it (TILLSYNC_WEBHOOK_ALLOW_HOSTS). The same check is made ' +
   'at every delivery, on the address connected to. Redirects are not followed.';
 
-const withConflict = { ...errorResponses, 409: ErrorBody };
 
 /** Outbound webhooks: subscriptions, their secrets, their delivery log and redelivery. */
 const routes: FastifyPluginAsyncZod = async (app) => {
@@ -66,7 +65,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Subscribe a URL to events (exact types, or "order.*"); the secret is shown once',
         description: `${delivery} ${targets}`,
         body: WebhookCreate,
-        response: { 201: WebhookCreated, ...errorResponses },
+        response: { 201: WebhookCreated, ...errors('webhook_target_refused', 'webhook_target_unresolved') },
       },
     },
     async (request, reply) => {
@@ -85,7 +84,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List webhooks (filter by status; cursor pagination)',
         description: 'Oldest first by id. Secrets are never shown.',
         querystring: WebhookListQuery,
-        response: { 200: page(Webhook), ...errorResponses },
+        response: { 200: page(Webhook), ...errors() },
       },
     },
     async (request) => listWebhooks(app.db, request.query),
@@ -101,7 +100,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: 'One webhook (without its secret)',
         description: 'status "disabled" with disabledReason when its retries ran out.',
         params: Params,
-        response: { 200: Webhook, ...errorResponses },
+        response: { 200: Webhook, ...errors('not_found') },
       },
     },
     async (request) => getWebhook(app.db, request.params.webhookId),
@@ -121,7 +120,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           `409 webhook_inactive for a deactivated webhook. ${targets}`,
         params: Params,
         body: WebhookPatch,
-        response: { 200: Webhook, ...withConflict },
+        response: { 200: Webhook, ...errors('not_found', 'webhook_inactive', 'webhook_target_refused', 'webhook_target_unresolved') },
       },
     },
     async (request) => {
@@ -140,7 +139,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Deactivate a webhook: no new deliveries, pending ones canceled (its log is kept)',
         description: 'Final (status "deactivated"); idempotent. To pause, PATCH {"status": "disabled"}.',
         params: Params,
-        response: { 200: Webhook, ...errorResponses },
+        response: { 200: Webhook, ...errors('not_found') },
       },
     },
     async (request) => deactivateWebhook(app.db, request.params.webhookId),
@@ -160,7 +159,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'only the new secret signs. 409 webhook_inactive for a deactivated webhook.',
         params: Params,
         body: SecretRotate,
-        response: { 200: SecretRotated, ...withConflict },
+        response: { 200: SecretRotated, ...errors('not_found', 'webhook_inactive') },
       },
     },
     async (request) => {
@@ -181,7 +180,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'Each attempt names its deliveryId, which POST …/deliveries/{deliveryId}/redeliver takes.',
         params: Params,
         querystring: AttemptListQuery,
-        response: { 200: page(WebhookAttempt), ...errorResponses },
+        response: { 200: page(WebhookAttempt), ...errors('not_found') },
       },
     },
     async (request) => listAttempts(app.db, request.params.webhookId, request.query),
@@ -199,7 +198,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'Delivered, failed or waiting: the same event, so the same webhook-id. 409 webhook_disabled ' +
           '(re-enable it first), webhook_inactive, delivery_in_flight (being sent) or delivery_canceled.',
         params: DeliveryParams,
-        response: { 202: Redelivery, ...withConflict },
+        response: { 202: Redelivery, ...errors('not_found', 'webhook_inactive', 'webhook_disabled', 'delivery_in_flight', 'delivery_canceled') },
       },
     },
     async (request, reply) => {
@@ -221,7 +220,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'its event id (webhook-id). 409 webhook_disabled (re-enable it first) or webhook_inactive.',
         params: Params,
         body: RedeliverSince,
-        response: { 202: Redelivery, ...withConflict },
+        response: { 202: Redelivery, ...errors('not_found', 'webhook_inactive', 'webhook_disabled') },
       },
     },
     async (request, reply) =>
@@ -240,7 +239,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Queue a "webhook.test" event for this webhook only',
         description: '409 webhook_inactive when the webhook is deactivated, webhook_disabled when disabled.',
         params: Params,
-        response: { 202: TestDelivery, ...withConflict },
+        response: { 202: TestDelivery, ...errors('not_found', 'webhook_inactive', 'webhook_disabled') },
       },
     },
     async (request, reply) =>

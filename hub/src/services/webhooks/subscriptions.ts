@@ -69,7 +69,7 @@ export async function createWebhook(
     const { rows } = await tx.query<WebhookRecord>(
       `INSERT INTO webhooks (id, url, events, description) VALUES ($1, $2, $3, $4)
        RETURNING ${WEBHOOK_COLUMNS}`,
-      [newOpId(), input.url, input.events, input.description ?? null],
+      [newOpId(), input.url, [...new Set(input.events)], input.description ?? null],
     );
     const webhook = toWebhook(rows[0]!);
     return { ...webhook, secret: await addSecret(tx, webhook.id) };
