@@ -80,6 +80,13 @@ export class IdempotencyKeyReusedError extends AppError {
   }
 }
 
+/** A request that arrived while the hub drains for shutdown (lifecycle.ts): retry, on another instance. */
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super(503, 'shutting_down', 'the hub is shutting down; retry later');
+  }
+}
+
 /** Postgres error codes worth mapping rather than reporting as 500. */
 export const PG = {
   uniqueViolation: '23505',
