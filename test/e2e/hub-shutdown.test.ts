@@ -219,50 +219,66 @@ describe(`hub shutdown on a signal (${testDbKind()})`, () => {
     const conn = connect(hub.port, '127.0.0.1');
     await new Promise((resolve) => conn.once('connect', resolve));
     conn.on('error', () => undefined);
-    conn.write('POST /v1/locations HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    conn.write(
+      'POST /v1/locations HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
     await new Promise((r) => setTimeout(r, 100));
     return () => conn.destroy();
   }
 
-  (pglite ? it : () => undefined)('a drain past TILLSYNC_SHUTDOWN_TIMEOUT_SECONDS exits 1 at the deadline and frees the lock', async () => {
-    const s = await storage();
-    const hub = await startHub(s.storage, { TILLSYNC_SHUTDOWN_TIMEOUT_SECONDS: '1' });
-    const release = await stuckRequest(hub);
-    cleanups.push(async () => release());
-    const exit = await hub.stop('SIGTERM');
-    expect(exit?.code).toBe(1);
-    expect(exit!.ms).toBeGreaterThanOrEqual(900);
-    expect(exit!.ms).toBeLessThan(5_000);
-    expect(hub.output).toContain('shutdown did not finish within 1 s');
-    expect(existsSync(join(s.dataDir!, LOCK_FILE))).toBe(false);
-  }, 60_000);
+  (pglite ? it : () => undefined)(
+    'a drain past TILLSYNC_SHUTDOWN_TIMEOUT_SECONDS exits 1 at the deadline and frees the lock',
+    async () => {
+      const s = await storage();
+      const hub = await startHub(s.storage, { TILLSYNC_SHUTDOWN_TIMEOUT_SECONDS: '1' });
+      const release = await stuckRequest(hub);
+      cleanups.push(async () => release());
+      const exit = await hub.stop('SIGTERM');
+      expect(exit?.code).toBe(1);
+      expect(exit!.ms).toBeGreaterThanOrEqual(900);
+      expect(exit!.ms).toBeLessThan(5_000);
+      expect(hub.output).toContain('shutdown did not finish within 1 s');
+      expect(existsSync(join(s.dataDir!, LOCK_FILE))).toBe(false);
+    },
+    60_000,
+  );
 
-  (pglite ? it : () => undefined)('a second SIGINT during the drain exits 1 at once, frees the lock, and the next start starts', async () => {
-    const s = await storage();
-    const hub = await startHub(s.storage);
-    const release = await stuckRequest(hub);
-    cleanups.push(async () => release());
-    const exit = hub.stop('SIGINT');
-    await expect.poll(() => hub.output).toContain('SIGINT: shutting down');
-    const second = performance.now();
-    hub.signal('SIGINT');
-    const ended = await exit;
-    expect(ended?.code).toBe(1);
-    expect(performance.now() - second).toBeLessThan(2_000);
-    expect(hub.output).toContain('SIGINT again: forcing exit now (code 1)');
-    expect(existsSync(join(s.dataDir!, LOCK_FILE))).toBe(false);
-    const next = await startHub(s.storage);
-    expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
-  }, 60_000);
+  (pglite ? it : () => undefined)(
+    'a second SIGINT during the drain exits 1 at once, frees the lock, and the next start starts',
+    async () => {
+      const s = await storage();
+      const hub = await startHub(s.storage);
+      const release = await stuckRequest(hub);
+      cleanups.push(async () => release());
+      const exit = hub.stop('SIGINT');
+      await expect.poll(() => hub.output).toContain('SIGINT: shutting down');
+      const second = performance.now();
+      hub.signal('SIGINT');
+      const ended = await exit;
+      expect(ended?.code).toBe(1);
+      expect(performance.now() - second).toBeLessThan(2_000);
+      expect(hub.output).toContain('SIGINT again: forcing exit now (code 1)');
+      expect(existsSync(join(s.dataDir!, LOCK_FILE))).toBe(false);
+      const next = await startHub(s.storage);
+      expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
+    },
+    60_000,
+  );
 
-  (pglite ? it : () => undefined)('kill -9 leaves no lock that blocks the next start', async () => {
-    const s = await storage();
-    const hub = await startHub(s.storage);
-    await hub.kill();
-    expect(existsSync(join(s.dataDir!, LOCK_FILE))).toBe(true);
-    const started = performance.now();
-    const next = await startHub(s.storage);
-    console.log(`restart after kill -9 took over the stale lock in ${Math.round(performance.now() - started)} ms`);
-    expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
-  }, 60_000);
+  (pglite ? it : () => undefined)(
+    'kill -9 leaves no lock that blocks the next start',
+    async () => {
+      const s = await storage();
+      const hub = await startHub(s.storage);
+      await hub.kill();
+      expect(existsSync(join(s.dataDir!, LOCK_FILE))).toBe(true);
+      const started = performance.now();
+      const next = await startHub(s.storage);
+      console.log(
+        `restart after kill -9 took over the stale lock in ${Math.round(performance.now() - started)} ms`,
+      );
+      expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
+    },
+    60_000,
+  );
 });

@@ -62,7 +62,9 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     say(io);
     say(io, 'Press Ctrl+C to stop.');
     const demoTokens = seed?.seeded ? { demoTokens: seed.tokens } : {};
-    return { exitCode: 0, running: {
+    return {
+      exitCode: 0,
+      running: {
         url,
         db,
         ...demoTokens,

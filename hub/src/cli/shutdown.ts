@@ -20,7 +20,10 @@ export interface SignalOptions {
   exit?: (code: number) => void;
 }
 
-export function stopOnSignals(running: Running, { stdout, stderr, exit = process.exit }: SignalOptions): void {
+export function stopOnSignals(
+  running: Running,
+  { stdout, stderr, exit = process.exit }: SignalOptions,
+): void {
   const seconds = running.shutdownTimeoutMs / 1000;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -17,7 +17,9 @@ export const READY_RETRY_AFTER_SECONDS = 5;
 const Check = z.object({ ok: z.boolean(), message: z.string().optional() });
 const Checks = z.object({
   database: Check.describe('a query answered within 2 s'),
-  migrations: Check.describe("every migration this hub ships is applied (a hub that could not migrate isn't ready)"),
+  migrations: Check.describe(
+    "every migration this hub ships is applied (a hub that could not migrate isn't ready)",
+  ),
   shutdown: Check.describe('the hub is not shutting down'),
 });
 export const Readiness = z
@@ -42,7 +44,9 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-async function databaseChecks(app: FastifyInstance): Promise<Pick<Readiness['checks'], 'database' | 'migrations'>> {
+async function databaseChecks(
+  app: FastifyInstance,
+): Promise<Pick<Readiness['checks'], 'database' | 'migrations'>> {
   let pending: string[];
   try {
     await withTimeout(app.db.query('SELECT 1'), READY_DB_TIMEOUT_MS);
@@ -56,7 +60,10 @@ async function databaseChecks(app: FastifyInstance): Promise<Pick<Readiness['che
     migrations:
       pending.length === 0
         ? { ok: true }
-        : { ok: false, message: `${pending.length} pending (first ${pending[0]}): run \`tillsync-hub migrate\`` },
+        : {
+            ok: false,
+            message: `${pending.length} pending (first ${pending[0]}): run \`tillsync-hub migrate\``,
+          },
   };
 }
 
