@@ -244,8 +244,6 @@ describe(`hub shutdown on a signal (${testDbKind()})`, () => {
       const hub = await startHub(s.storage, { TILLSYNC_SHUTDOWN_TIMEOUT_SECONDS: '1' });
       const release = await stuckRequest(hub);
       cleanups.push(async () => release());
-      const tillStates: SyncStatus[] = [];
-      till.agent.on('state', (status) => tillStates.push(status));
       const exit = await hub.stop('SIGTERM');
       expect(exit?.code).toBe(1);
       expect(exit!.ms).toBeGreaterThanOrEqual(900);
