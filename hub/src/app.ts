@@ -1,13 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
-import { z } from 'zod';
 import { type HubConfig, HubConfig as HubConfigSchema } from './config.js';
 import type { Database } from './db/database.js';
 import { attachHqFeed } from './hq/feed.js';
 import hqPage from './hq/page.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import { genReqId, installRequestIdHeader } from './http/request-id.js';
+import { installDrain, installLifecycle } from './lifecycle.js';
 import auth from './plugins/app/auth.js';
 import health from './plugins/app/health.js';
 import jobs from './plugins/app/jobs.js';
@@ -20,8 +20,8 @@ import db from './plugins/external/db.js';
 import rateLimit from './plugins/external/rate-limit.js';
 import swagger from './plugins/external/swagger.js';
 import metricsRoute from './routes/metrics.js';
+import probes from './routes/probes.js';
 import v1 from './routes/v1/index.js';
-import { publicErrors } from './schemas/common.js';
 import { clusterAdapter } from './sync/cluster.js';
 import reservationFeed from './sync/reservation-feed.js';
 import { attachSyncServer } from './sync/socket-server.js';
@@ -76,11 +76,14 @@ export async function buildApp({
     // Reject bodies/queries with prototype-polluting keys outright.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // lifecycle.ts answers requests that arrive while the hub drains (our error shape, probes let through).
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
   installRequestIdHeader(app);
+  installLifecycle(app);
 
   await app.register(db, { db: database });
   await app.register(metrics);
@@ -95,24 +98,12 @@ export async function buildApp({
   await app.register(health, { thresholds: config.health });
   await app.register(retention, { ...config.retention, ...retentionOptions });
 
-  app.get(
-    '/healthz',
-    {
-      schema: {
-        operationId: 'getLiveness',
-        tags: ['operations'],
-        summary: 'Liveness: the process answers HTTP',
-        description: 'No token needed. Says nothing about the database.',
-        security: [],
-        response: { 200: z.object({ ok: z.literal(true) }).meta({ id: 'Liveness' }), ...publicErrors() },
-      },
-    },
-    async () => ({ ok: true as const }),
-  );
+  await app.register(probes);
   await app.register(metricsRoute);
   await app.register(v1, { prefix: '/v1' });
   await app.register(hqPage);
   app.decorate('io', attachSyncServer(app, await clusterAdapter(app)));
   attachHqFeed(app);
+  installDrain(app);
   return app;
 }

@@ -77,6 +77,8 @@ export const HubConfig = z.object({
       keepAliveTimeoutMs: secondsAsMs(72_000),
     })
     .prefault({}),
+  /** SIGINT/SIGTERM: the drain may take this long before the process exits forced (cli/shutdown.ts). */
+  shutdownTimeoutMs: secondsAsMs(10_000),
   /** How long an unpaid (pending) online order holds its reservation. */
   orderTtlSeconds: z.coerce.number().int().positive().default(DEFAULT_ORDER_TTL_SECONDS),
   /** A till's op stamped further ahead of hub time than this is restamped (sync/clock-bounds.ts). */
@@ -172,6 +174,7 @@ function configInput(env: NodeJS.ProcessEnv) {
       connectionTimeoutMs: env.TILLSYNC_CONNECTION_TIMEOUT_SECONDS,
       keepAliveTimeoutMs: env.TILLSYNC_KEEP_ALIVE_TIMEOUT_SECONDS,
     },
+    shutdownTimeoutMs: env.TILLSYNC_SHUTDOWN_TIMEOUT_SECONDS,
     orderTtlSeconds: env.TILLSYNC_ORDER_TTL_SECONDS,
     maxClockAheadMs: env.TILLSYNC_MAX_CLOCK_AHEAD_SECONDS,
     webhookAllowHosts: env.TILLSYNC_WEBHOOK_ALLOW_HOSTS,

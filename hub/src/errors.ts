@@ -54,6 +54,11 @@ export const ERROR_CODES = {
   },
   internal: { status: 500, description: 'An unexpected failure (logged with the request id)' },
   database_unavailable: { status: 503, description: 'The database is out of reach: retry after Retry-After' },
+  shutting_down: {
+    status: 503,
+    description:
+      'The hub is shutting down: retry after Retry-After (another instance, or this one restarted)',
+  },
   ui_not_built: { status: 503, description: 'The HQ dashboard has not been built' },
 } as const satisfies Record<string, { status: number; description: string }>;
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -142,6 +147,13 @@ export class IdempotencyKeyReusedError extends AppError {
         key,
       },
     );
+  }
+}
+
+/** A request that arrived while the hub drains for shutdown (lifecycle.ts): retry, on another instance. */
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super(503, 'shutting_down', 'the hub is shutting down; retry later');
   }
 }
 

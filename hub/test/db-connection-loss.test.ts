@@ -455,7 +455,7 @@ describe('which database failures mean "retry later"', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(200);
-    expect(hubProcess.output()).toContain('out of reach while starting');
+    expect(hubProcess.output).toContain('out of reach while starting');
   });
 });
 

@@ -93,11 +93,19 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** How a hub process ended, and how long it took after the signal. */
+export interface HubExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  ms: number;
+}
+
 /** The hub CLI's `serve` as a child process on a fixed port. */
 export class HubProcess {
   private child: ChildProcess | null = null;
-  private stderr = '';
   kills = 0;
+  /** Everything the current process printed (stdout and stderr). */
+  output = '';
 
   constructor(
     readonly storage: HubStorage,
@@ -127,9 +135,12 @@ export class HubProcess {
         : { DATABASE_URL: '', TILLSYNC_DATA_DIR: this.storage.dataDir }),
     });
     this.child = child;
-    child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderr += chunk.toString();
-    });
+    this.output = '';
+    const collect = (chunk: Buffer) => {
+      this.output += chunk.toString();
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
     try {
       await waitForLine(
         `hub on port ${this.port}`,
@@ -144,11 +155,6 @@ export class HubProcess {
     }
   }
 
-  /** What the hub wrote to stderr, across its starts. */
-  output(): string {
-    return this.stderr;
-  }
-
   /** SIGKILL: whatever transaction is open dies with the process. */
   async kill(): Promise<void> {
     const child = this.child;
@@ -158,13 +164,23 @@ export class HubProcess {
   }
 
   /** A clean shutdown (SIGTERM), e.g. before opening its PGlite directory from another process. */
-  async stop(): Promise<void> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<HubExit | null> {
     const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
+    if (!child || child.exitCode !== null) {
+      this.child = null;
+      return null;
+    }
+    const started = performance.now();
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    child.kill(signal);
+    const [code, sig] = await exited;
+    if (this.child === child) this.child = null;
+    return { code, signal: sig, ms: Math.round(performance.now() - started) };
+  }
+
+  /** Send a signal without waiting (a second Ctrl-C during a shutdown, say). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
   }
 }
 

@@ -105,7 +105,14 @@ describe(`scale-out: two hub processes (${testDbKind()})`, () => {
       await db.close();
       await hubProcess({ dataDir });
       const second = new HubProcess({ dataDir }, await freePort());
+      // It waits out the lock's stale time (a crashed holder's lock would have gone stale), then says so.
       await expect(second.start()).rejects.toThrow(/in use by another Tillsync process/);
+      expect(second.output.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^error: the data directory .* is in use by another Tillsync process .*: stop it first$/,
+        ),
+      ]);
     },
+    60_000,
   );
 });

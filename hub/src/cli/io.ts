@@ -16,6 +16,8 @@ export interface CliOutcome {
     db: Database;
     /** `demo`, on the start that seeded the brand: its tokens (for `pnpm start`'s own banner). */
     demoTokens?: DemoTokens;
+    /** TILLSYNC_SHUTDOWN_TIMEOUT_SECONDS: how long `close()` may take on a signal (cli/shutdown.ts). */
+    shutdownTimeoutMs: number;
     close(): Promise<void>;
   };
 }

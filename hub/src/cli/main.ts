@@ -12,6 +12,7 @@ import { type CliIo, type CliOutcome, type RunCommand, UsageError } from './io.j
 export type { CliIo, CliOutcome } from './io.js';
 
 import { demo, serve } from './serve.js';
+import { stopOnSignals } from './shutdown.js';
 import { createToken } from './token.js';
 
 const NAME = 'tillsync-hub';
@@ -179,21 +180,7 @@ async function main(): Promise<void> {
     process.exitCode = outcome.exitCode;
     return;
   }
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`\n${signal}: shutting down…\n`);
-    running.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`error while shutting down: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stopOnSignals(running, { stdout: process.stdout, stderr: process.stderr });
 }
 
 const entry = process.argv[1];

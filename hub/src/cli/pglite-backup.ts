@@ -63,8 +63,6 @@ export async function restorePglite(
       }
     }
     const db = await PgliteDatabase.open(config.dataDir, { loadDataDir: tarball });
-    // The tarball carries the lock file of the process that made the backup: this one holds it now.
-    await writeFile(join(config.dataDir, LOCK_FILE), String(process.pid));
     try {
       say(io, `Restored ${file} into embedded PGlite in ${config.dataDir}`);
       return { exitCode: (await checkRestored(db, io)) ? 0 : 1 };

@@ -54,7 +54,7 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     say(io, `Tillsync hub listening on ${url}`);
     say(io, `  API        ${url}/v1`);
     say(io, `  API docs   ${url}/docs`);
-    say(io, `  Health     ${url}/healthz`);
+    say(io, `  Health     ${url}/healthz (alive)  ${url}/readyz (ready for traffic)`);
     say(io, `  Database   ${describeDatabase(config)}`);
     say(io, `  Logs       ${describeLog(config)}`);
     say(
@@ -92,7 +92,16 @@ async function start(io: CliIo, withDemo: boolean): Promise<CliOutcome> {
     say(io);
     say(io, 'Press Ctrl+C to stop.');
     const demoTokens = seed?.seeded ? { demoTokens: seed.tokens } : {};
-    return { exitCode: 0, running: { url, db, ...demoTokens, close: () => hub.close() } };
+    return {
+      exitCode: 0,
+      running: {
+        url,
+        db,
+        ...demoTokens,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+        close: () => hub.close(),
+      },
+    };
   } catch (err) {
     await db.close();
     throw err;

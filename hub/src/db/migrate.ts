@@ -17,7 +17,7 @@ export class MigrationError extends Error {}
  * its owner migrated; something pending that this role may not apply: a MigrationError saying so.
  */
 export async function migrate(db: Database): Promise<string[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
+  const files = await migrationFiles();
   let pending = files;
   const applied: string[] = [];
   try {
@@ -47,6 +47,15 @@ export async function migrate(db: Database): Promise<string[]> {
     );
   }
   return applied;
+}
+
+async function migrationFiles(): Promise<string[]> {
+  return (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
+}
+
+/** Migrations this hub ships that the database has not applied (readiness: none may be). */
+export async function pendingMigrations(db: Queryable): Promise<string[]> {
+  return pendingOf(db, await migrationFiles());
 }
 
 async function pendingOf(db: Queryable, files: string[]): Promise<string[]> {

@@ -19,11 +19,12 @@ const SHARED: readonly ErrorCode[] = [
   'rate_limited',
   'internal',
   'database_unavailable',
+  'shutting_down',
 ];
 
 /**
  * The error responses of a route: the codes it can answer besides the shared ones (400
- * invalid_request, 401, 403, 429, 500, 503 database_unavailable come automatically), each status
+ * invalid_request, 401, 403, 429, 500, 503 database_unavailable and shutting_down come automatically), each status
  * with the error shape whose `code` is documented as the enum of that status's codes. At run time
  * `code` stays a plain string, so a code missing here can never turn an answer into a 500.
  */

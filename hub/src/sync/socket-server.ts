@@ -16,6 +16,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { Server, type Socket } from 'socket.io';
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
+import { SHUTTING_DOWN_MESSAGE } from '../lifecycle.js';
 import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import type { SyncAdapter } from './cluster.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
@@ -81,17 +82,21 @@ const unavailable = Symbol('database unavailable');
 const UNAVAILABLE_MESSAGE = "the hub's database is unavailable; retry later";
 
 export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | null = null): SyncServer {
+  const gate = upgradeGate(app.db);
   const io: SyncServer = new Server(app.server, {
     ...(adapter ? { adapter } : {}),
     path: '/sync',
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
-    allowRequest: upgradeGate(app.db),
+    // Shutting down: engine.io's plain 400, which a till (and the HQ page) retries later.
+    allowRequest: (req, callback) =>
+      app.lifecycle.shuttingDown ? callback(SHUTTING_DOWN_MESSAGE, false) : gate(req, callback),
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
 
   io.use(async (socket, next) => {
+    if (app.lifecycle.shuttingDown) return next(refusal('unavailable', SHUTTING_DOWN_MESSAGE));
     const auth = HandshakeAuth.safeParse(socket.handshake.auth);
     if (!auth.success) return next(refusal('malformed', 'handshake auth must be {token, protocolVersion}'));
     if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
@@ -231,7 +236,10 @@ async function onConnection(
     }
     const tooLong = linesOverLimit(batch.data.ops);
     if (tooLong) return reply({ ok: false, error: tooLong });
-    void serial(() =>
+    // Nothing applied: the till keeps the batch in its outbox and sends it again after reconnecting.
+    if (app.lifecycle.shuttingDown) return reply(fail('unavailable', SHUTTING_DOWN_MESSAGE));
+    // Tracked: shutdown waits for this batch's transaction and its ack before disconnecting.
+    const applied = serial(() =>
       observedPush(app, socket.data, () =>
         applyPush(
           { stock: app.stock, reservations: app.reservationFeed },
@@ -244,6 +252,7 @@ async function onConnection(
       (outcome) => reply({ ok: true, value: outcome }),
       (err: unknown) => reply(failure(app, err, deviceId)),
     );
+    void app.lifecycle.track(applied);
   });
 
   socket.on('pull', (payload, reply) => {

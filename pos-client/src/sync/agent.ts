@@ -207,8 +207,15 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       }
       this.retryLater(refusal ? refusal.message : `hub unreachable: ${err.message}`);
     });
+    // What the hub said last on this connection: a hub shutting down says so before it disconnects.
+    let hubSaid: string | null = null;
     socket.on('disconnect', (reason) => {
-      if (this.socket === socket) this.retryLater(`disconnected: ${reason}`);
+      if (this.socket !== socket) return;
+      this.retryLater(
+        reason === 'io server disconnect' && hubSaid
+          ? `the hub closed the connection: ${hubSaid}`
+          : `disconnected: ${reason}`,
+      );
     });
     socket.on('hello', (payload) => {
       const hello = Hello.safeParse(payload);
@@ -230,6 +237,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     socket.on('error', (payload) => {
       const e = ProtocolError.safeParse(payload);
       this.lastError = e.success ? e.data.message : 'hub reported an error';
+      hubSaid = this.lastError;
     });
   }
 

@@ -52,7 +52,6 @@ const targets =
   'not resolve) unless the hub allow-lists it (TILLSYNC_WEBHOOK_ALLOW_HOSTS). The same check is made ' +
   'at every delivery, on the address connected to. Redirects are not followed.';
 
-
 /** Outbound webhooks: subscriptions, their secrets, their delivery log and redelivery. */
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -120,7 +119,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           `409 webhook_inactive for a deactivated webhook. ${targets}`,
         params: Params,
         body: WebhookPatch,
-        response: { 200: Webhook, ...errors('not_found', 'webhook_inactive', 'webhook_target_refused', 'webhook_target_unresolved') },
+        response: {
+          200: Webhook,
+          ...errors('not_found', 'webhook_inactive', 'webhook_target_refused', 'webhook_target_unresolved'),
+        },
       },
     },
     async (request) => {
@@ -198,7 +200,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'Delivered, failed or waiting: the same event, so the same webhook-id. 409 webhook_disabled ' +
           '(re-enable it first), webhook_inactive, delivery_in_flight (being sent) or delivery_canceled.',
         params: DeliveryParams,
-        response: { 202: Redelivery, ...errors('not_found', 'webhook_inactive', 'webhook_disabled', 'delivery_in_flight', 'delivery_canceled') },
+        response: {
+          202: Redelivery,
+          ...errors(
+            'not_found',
+            'webhook_inactive',
+            'webhook_disabled',
+            'delivery_in_flight',
+            'delivery_canceled',
+          ),
+        },
       },
     },
     async (request, reply) => {
