@@ -11,6 +11,7 @@ export type { CliIo, CliOutcome } from './io.js';
 
 import { demo, serve } from './serve.js';
 import { createToken } from './token.js';
+import { REMOTE_TOKEN_ACTIONS, type RemoteTokenAction, remoteToken, remoteUrl } from './token-remote.js';
 
 const USAGE = `Usage: tillsync-hub <command> [options]
 
@@ -22,6 +23,11 @@ Commands:
   import stock <file.csv> [--skip-invalid]
                                          columns: location,sku,on_hand[,reorder_point]
   token create --role <admin|hq|store_manager|channel> [--location <id>] [--name <name>]
+                                         offline (hub stopped on PGlite): straight into the database;
+                                         with --url: through the running hub (also takes
+                                         --expires-in-days <n> or --expires-at <ISO time>)
+  token list | revoke <id> | rotate <id> --url <hub url> --token <admin token>
+                                         through the running hub (env TILLSYNC_URL, TILLSYNC_TOKEN)
   migrate                                apply pending migrations as the schema owner
   db grant --role <db role>              Postgres: let <db role> serve the hub with DML only (no TRUNCATE,
                                          no DDL, the ledger append-only); idempotent
@@ -37,6 +43,7 @@ Environment:
   TILLSYNC_DATA_DIR  PGlite data directory (default ./data)    DATABASE_URL  use Postgres instead
   HOST, PORT         listen address (default 127.0.0.1:8080)   LOG_LEVEL     info, debug, silent, ...
   TILLSYNC_MIGRATION_DATABASE_URL  the owner's connection for migrate, db grant (and serve's migrations)
+  TILLSYNC_URL, TILLSYNC_TOKEN  token commands: the running hub and an admin token (for --url, --token)
   NODE_ENV=production  refuse to start without TILLSYNC_ADMIN_TOKEN_HASH or an admin token made out of band
 `;
 
@@ -56,6 +63,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
         role: { type: 'string' },
         location: { type: 'string' },
         name: { type: 'string' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        'expires-in-days': { type: 'string' },
+        'expires-at': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -71,9 +82,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
         return await demo(io);
       case 'import':
         return await importCsv(io, rest[0], rest[1], values['skip-invalid']);
-      case 'token':
-        if (rest[0] !== 'create') throw new UsageError('the token command is `token create --role <role>`');
-        return await createToken(io, { role: values.role, location: values.location, name: values.name });
+      case 'token': {
+        const action = rest[0] as RemoteTokenAction;
+        if (!REMOTE_TOKEN_ACTIONS.includes(action))
+          throw new UsageError('the token command is `token create|list|revoke <id>|rotate <id>`');
+        if (action === 'create' && !remoteUrl(io, values.url)) {
+          if (values['expires-in-days'] !== undefined || values['expires-at'] !== undefined)
+            throw new UsageError('an expiry is set through the running hub: add --url <hub url>');
+          return await createToken(io, { role: values.role, location: values.location, name: values.name });
+        }
+        return await remoteToken(io, {
+          action,
+          url: values.url,
+          token: values.token,
+          id: rest[1],
+          role: values.role,
+          location: values.location,
+          name: values.name,
+          expiresInDays: values['expires-in-days'],
+          expiresAt: values['expires-at'],
+        });
+      }
       case 'migrate':
         return await migrateCommand(io);
       case 'db':

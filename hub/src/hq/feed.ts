@@ -36,7 +36,12 @@ interface HqSocketData {
   tokenId: string;
   expiresAt: Date | null;
 }
-export type HqNamespace = Namespace<Record<string, never>, HqServerEvents, Record<string, never>, HqSocketData>;
+export type HqNamespace = Namespace<
+  Record<string, never>,
+  HqServerEvents,
+  Record<string, never>,
+  HqSocketData
+>;
 
 /** setTimeout's longest delay (about 24.8 days): a later expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

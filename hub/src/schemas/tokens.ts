@@ -61,7 +61,12 @@ export const ApiToken = z
     locationId: z.string().nullable(),
     status: ApiTokenStatus.describe("By the hub's clock: revoked wins over expired"),
     createdAt: z.string(),
-    lastUsedAt: z.string().nullable().describe('Last accepted use; written at most once a minute per token, so up to a minute behind (null: never used)'),
+    lastUsedAt: z
+      .string()
+      .nullable()
+      .describe(
+        'Last accepted use; written at most once a minute per token, so up to a minute behind (null: never used)',
+      ),
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
     rotatedAt: z.string().nullable().describe('When the secret was last replaced (null: never rotated)'),
@@ -74,9 +79,7 @@ export const ApiToken = z
 export type ApiToken = z.infer<typeof ApiToken>;
 
 export const ApiTokenSecret = ApiToken.extend({
-  token: z
-    .string()
-    .describe('The bearer token "tsk.<id>.<secret>": shown in this answer only, never again'),
+  token: z.string().describe('The bearer token "tsk.<id>.<secret>": shown in this answer only, never again'),
 }).meta({ id: 'ApiTokenSecret' });
 export type ApiTokenSecret = z.infer<typeof ApiTokenSecret>;
 

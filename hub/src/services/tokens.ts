@@ -318,8 +318,12 @@ export async function rotateApiToken(db: Queryable, id: string): Promise<ApiToke
   );
   if (rows[0]) return { ...toApiToken(rows[0]), token: formatApiToken(id, secret) };
   const current = await getApiToken(db, id);
-  throw new ConflictError('token_inactive', `token ${id} is ${current.status}: only a working token is rotated`, {
-    token: id,
-    status: current.status,
-  });
+  throw new ConflictError(
+    'token_inactive',
+    `token ${id} is ${current.status}: only a working token is rotated`,
+    {
+      token: id,
+      status: current.status,
+    },
+  );
 }

@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { closeTokenSockets } from '../../hq/feed.js';
 import { principalOf } from '../../plugins/app/auth.js';
 import { ErrorBody, errorResponses, page } from '../../schemas/common.js';
-import { ApiToken, ApiTokenCreate, ApiTokenId, ApiTokenListQuery, ApiTokenSecret } from '../../schemas/tokens.js';
+import {
+  ApiToken,
+  ApiTokenCreate,
+  ApiTokenId,
+  ApiTokenListQuery,
+  ApiTokenSecret,
+} from '../../schemas/tokens.js';
 import {
   createApiToken,
   getApiToken,
