@@ -38,6 +38,11 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The webhook is disabled (its retries ran out, or paused): PATCH {"status": "active"}',
   },
+  last_admin_token: {
+    status: 409,
+    description: 'The last working admin token cannot be revoked (make another admin token first)',
+  },
+  token_inactive: { status: 409, description: 'The token is revoked or expired: it cannot be rotated' },
   delivery_in_flight: { status: 409, description: 'The delivery is being sent right now' },
   delivery_canceled: { status: 409, description: 'The delivery was canceled (its webhook was deactivated)' },
   stale_version: { status: 412, description: 'If-Match names a version the row has moved past' },

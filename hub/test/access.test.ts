@@ -163,6 +163,9 @@ const WRITES: Array<{ method: string; url: string; route: string; payload?: obje
     route: '/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver',
     url: `/v1/webhooks/${WEBHOOK}/deliveries/1/redeliver`,
   },
+  { method: 'POST', route: '/v1/tokens', url: '/v1/tokens', payload: { name: 'hq made', role: 'hq' } },
+  { method: 'POST', route: '/v1/tokens/{tokenId}/revoke', url: '/v1/tokens/abc123/revoke' },
+  { method: 'POST', route: '/v1/tokens/{tokenId}/rotate', url: '/v1/tokens/abc123/rotate' },
 ];
 /** Writes that take no token at all (a till trades its one-time code for its device token). */
 const UNAUTHENTICATED = new Set(['POST /v1/devices/enrol']);

@@ -14,6 +14,7 @@ export type { CliIo, CliOutcome } from './io.js';
 import { demo, serve } from './serve.js';
 import { stopOnSignals } from './shutdown.js';
 import { createToken } from './token.js';
+import { remoteToken, remoteUrl } from './token-remote.js';
 
 const NAME = 'tillsync-hub';
 const HINT = `(${NAME} --help lists the commands, ${NAME} <command> --help their options)`;
@@ -110,19 +111,59 @@ Configuration is read from the environment: \`${NAME} serve --help\` lists every
       );
   }
 
-  // Remote token commands (list, revoke, rotate against a running hub) join `create` here, from
-  // their own module: `token.command('list')…action(…run(…))`, with `run` as below.
-  const token = program.command('token').description('API tokens');
-  token
-    .command('create')
-    .description('make an API token in the database (the way back in when a token is lost)')
-    .requiredOption('--role <role>', 'admin, hq, store_manager or channel')
-    .option('--location <id>', "a store_manager token's location (only theirs)")
-    .option('--name <name>', 'what the token is for (default "cli <role> [<location>]")')
-    .addHelpText('after', environment(DATABASE_VARS))
-    .action((options: { role: string; location?: string; name?: string }) =>
-      run(() => createToken(io, options))(),
+  const token = program
+    .command('token')
+    .description('API tokens: made offline in the database, or managed through a running hub');
+  const REMOTE_VARS =
+    '\nEnvironment:\n  TILLSYNC_URL    the running hub (for --url)\n  TILLSYNC_TOKEN  an admin token (for --token)';
+  const remote = (c: Command) =>
+    c
+      .option('--url <url>', 'the running hub, e.g. http://127.0.0.1:8080 (else TILLSYNC_URL)')
+      .option('--token <token>', 'an admin token (else TILLSYNC_TOKEN)');
+  type RemoteOptions = { url?: string; token?: string };
+  remote(
+    token
+      .command('create')
+      .description(
+        'make an API token: with --url (or TILLSYNC_URL) through the running hub; without, straight into ' +
+          'the database (the way back in when a token is lost; PGlite: with the hub stopped)',
+      )
+      .requiredOption('--role <role>', 'admin, hq, store_manager or channel')
+      .option('--location <id>', "a store_manager token's location (only theirs)")
+      .option('--name <name>', 'what the token is for (default "cli <role> [<location>]")')
+      .option('--expires-in-days <n>', 'through the hub: expires after n days')
+      .option('--expires-at <time>', 'through the hub: expires at this ISO 8601 time'),
+  )
+    .addHelpText('after', `${environment(DATABASE_VARS)}${REMOTE_VARS}`)
+    .action(
+      (
+        options: RemoteOptions & {
+          role: string;
+          location?: string;
+          name?: string;
+          expiresInDays?: string;
+          expiresAt?: string;
+        },
+      ) =>
+        run(() =>
+          remoteUrl(io, options.url)
+            ? remoteToken(io, { action: 'create', ...options })
+            : createToken(io, { role: options.role, location: options.location, name: options.name }),
+        )(),
     );
+  remote(token.command('list').description('list API tokens (never their secrets) of the running hub'))
+    .addHelpText('after', REMOTE_VARS)
+    .action((options: RemoteOptions) => run(() => remoteToken(io, { action: 'list', ...options }))());
+  for (const [action, what] of [
+    ['revoke', 'revoke a token: refused at once on every hub instance'],
+    ['rotate', 'give a token a new secret (shown once); the old one stops working'],
+  ] as const) {
+    remote(token.command(action).description(what).argument('<id>', 'the token id (the part after "tsk.")'))
+      .addHelpText('after', REMOTE_VARS)
+      .action((id: string, options: RemoteOptions) =>
+        run(() => remoteToken(io, { action, id, ...options }))(),
+      );
+  }
 
   program
     .command('migrate')

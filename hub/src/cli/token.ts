@@ -1,17 +1,18 @@
 import { LocationId } from '@tillsync/sync-protocol';
 import { z } from 'zod';
 import { configFromEnv } from '../config.js';
+import { ApiRole, scopeIsValid } from '../schemas/tokens.js';
 import { createApiToken } from '../services/tokens.js';
 import { openCliDatabase } from './database.js';
 import { type CliIo, type CliOutcome, say, UsageError } from './io.js';
 
 const TokenRequest = z
   .strictObject({
-    role: z.enum(['admin', 'hq', 'store_manager', 'channel']),
+    role: ApiRole,
     location: LocationId.optional(),
     name: z.string().trim().min(1).max(100).optional(),
   })
-  .refine((t) => (t.role === 'store_manager') === (t.location !== undefined), {
+  .refine((t) => scopeIsValid(t.role, t.location), {
     message: 'a store_manager token needs --location <id>, and only a store_manager token takes one',
     path: ['location'],
   });

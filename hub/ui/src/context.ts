@@ -1,3 +1,4 @@
+import type { WhoAmI } from '../../src/schemas/access.js';
 import type { HqUpdate } from '../../src/schemas/health.js';
 import type { Api } from './api.js';
 
@@ -6,6 +7,10 @@ export interface Ctx {
   api: Api;
   /** Whether this token may settle conflicts and dead letters (hq reads only): from GET /v1/me. */
   canTriage: Promise<boolean>;
+  /** The token's role and scope (GET /v1/me); null when it could not be read. */
+  me: Promise<WhoAmI | null>;
+  /** The id of the token this tab is signed in with (the part after "tsk."). */
+  tokenId: string | null;
   latest(): HqUpdate | null;
   go(hash: string): void;
 }

@@ -7,10 +7,12 @@ import { lowStockView } from './low-stock.js';
 import { overview } from './overview.js';
 import { storeView } from './store.js';
 import { renderSummary } from './summary.js';
+import { tokensView } from './tokens.js';
 
 /*
- * The signed-in dashboard: the brand banner over one of three views, chosen by the URL fragment
- * (#/, #/store/<id>, #/low-stock[/<id>]) so Back works and a view can be linked to.
+ * The signed-in dashboard: the brand banner over one of four views, chosen by the URL fragment
+ * (#/, #/store/<id>, #/low-stock[/<id>], #/tokens) so Back works and a view can be linked to. The
+ * API tokens view is offered to admin tokens only.
  */
 
 export interface Dashboard {
@@ -18,29 +20,39 @@ export interface Dashboard {
   destroy(): void;
 }
 
-const ROUTE = /^#\/(store|low-stock)(?:\/([^/]+))?$/;
+const ROUTE = /^#\/(store|low-stock|tokens)(?:\/([^/]+))?$/;
+type ViewName = 'overview' | 'store' | 'low-stock' | 'tokens';
 
-export function createDashboard(api: Api): Dashboard {
+export function createDashboard(api: Api, token: string): Dashboard {
   let latest: HqUpdate | null = null;
+  // Unknown (the call failed): offer no actions; the hub would refuse a write anyway.
+  const me = api.get<WhoAmI>('/v1/me').then(
+    (m) => m,
+    () => null,
+  );
   const ctx: Ctx = {
     api,
-    // Unknown (the call failed): offer no actions; the hub would refuse a write anyway.
-    canTriage: api.get<WhoAmI>('/v1/me').then(
-      (me) => me.canTriage,
-      () => false,
-    ),
+    canTriage: me.then((m) => m?.canTriage ?? false),
+    me,
+    tokenId: token.split('.')[1] ?? null,
     latest: () => latest,
     go(hash) {
       if (location.hash !== hash) location.hash = hash;
     },
   };
-  const views: Record<'overview' | 'store' | 'low-stock', View> = {
+  const views: Record<ViewName, View> = {
     overview: overview(ctx),
     store: storeView(ctx),
     'low-stock': lowStockView(ctx),
+    tokens: tokensView(ctx),
   };
   const summary = byId('summary');
   const nav = byId('nav');
+  const tokensLink = byId('nav-tokens');
+  tokensLink.hidden = true;
+  void me.then((m) => {
+    tokensLink.hidden = m?.role !== 'admin';
+  });
   mount(
     byId('views'),
     Object.values(views).map((v) => v.el),
@@ -49,7 +61,7 @@ export function createDashboard(api: Api): Dashboard {
   let current: View | null = null;
   function route() {
     const match = ROUTE.exec(location.hash);
-    const name = (match?.[1] as 'store' | 'low-stock' | undefined) ?? 'overview';
+    const name = (match?.[1] as ViewName | undefined) ?? 'overview';
     const param = match?.[2] ? decodeURIComponent(match[2]) : null;
     const next = name === 'store' && !param ? views.overview : views[name];
     if (current && current !== next) current.hide();

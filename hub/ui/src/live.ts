@@ -18,6 +18,8 @@ export interface LiveHandlers {
   update(update: HqUpdate): void;
   refused(refusal: Refusal): void;
   link(state: LinkState): void;
+  /** The hub closed the feed on purpose: its token may have been revoked, rotated or expired. */
+  closedByHub(): void;
 }
 
 interface HqEvents {
@@ -38,9 +40,13 @@ export function connectLive(token: string, on: LiveHandlers): () => void {
   socket.on('update', (update) => on.update(update));
   socket.on('disconnect', (reason) => {
     on.link('reconnecting');
-    // The hub closing us on purpose is not retried by Socket.IO; a restarted hub is worth a retry
-    // (a revoked token is then refused in the handshake).
-    if (reason === 'io server disconnect') socket.connect();
+    // The hub closing us on purpose is not retried by Socket.IO; a restarted hub is worth a retry.
+    // A revoked token's retry is refused before the handshake, which a browser cannot read: the
+    // page asks the REST API, whose 401 says so.
+    if (reason === 'io server disconnect') {
+      on.closedByHub();
+      socket.connect();
+    }
   });
   socket.on('connect_error', (err: Error & { data?: unknown }) => {
     const refusal = asRefusal(err.data);

@@ -62,7 +62,7 @@ function start(token: string) {
     );
   });
   const s: Session = {
-    dashboard: createDashboard(api),
+    dashboard: createDashboard(api, token),
     close: () => undefined,
     link: 'connecting',
     lastUpdate: 0,
@@ -86,6 +86,10 @@ function start(token: string) {
     link(state) {
       s.link = state;
       showLink();
+    },
+    closedByHub() {
+      // A 401 here ends the session (createApi's handler); any other answer: keep reconnecting.
+      api.get('/v1/me').catch(() => undefined);
     },
   });
   showLink();

@@ -46,7 +46,7 @@ export default fp(
         const token = bearerToken(request);
         if (!token) throw new UnauthorizedError('missing bearer token (Authorization: Bearer <token>)');
         const principal = await requestPrincipal(app, request);
-        if (!principal) throw new UnauthorizedError('unknown, revoked or malformed token');
+        if (!principal) throw new UnauthorizedError('unknown, revoked, expired or malformed token');
         request.principal = principal;
         assertRole(principal, roles);
       };

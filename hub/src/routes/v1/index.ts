@@ -11,6 +11,7 @@ import orders from './orders.js';
 import products from './products.js';
 import reservations from './reservations.js';
 import sync from './sync.js';
+import tokens from './tokens.js';
 import transfers from './transfers.js';
 import webhooks from './webhooks.js';
 
@@ -30,4 +31,5 @@ export default async function v1(app: FastifyInstance): Promise<void> {
   await app.register(webhooks);
   await app.register(events);
   await app.register(me);
+  await app.register(tokens);
 }
