@@ -41,6 +41,7 @@ export default fp(
             '`{code, message, details?}`; each operation lists the codes it can answer. Every reply ' +
             'carries `x-request-id` (the caller’s, when sane, else a new UUID).',
           version: '1.0.0',
+          license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
         },
         servers: [{ url: '/', description: 'The hub serving this document' }],
         tags: TAGS.map(([name, description]) => ({ name, description })),

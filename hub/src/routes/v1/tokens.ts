@@ -87,6 +87,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags,
         operationId: 'getApiToken',
         summary: 'One API token (never its secret nor its hash)',
+        description:
+          'Admin only. Its status (active, expired, revoked), when it was last used and by whom it was made.',
         params: Params,
         response: { 200: ApiToken, ...errors('not_found') },
       },
