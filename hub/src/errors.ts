@@ -3,6 +3,9 @@
  * (http/error-handler.ts) maps them to the JSON error shape `{ code, message, details }`.
  */
 export class AppError extends Error {
+  /** Sent as Retry-After when set: the refusal is temporary. */
+  retryAfterSeconds?: number;
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -68,15 +71,35 @@ export class PreconditionRequiredError extends AppError {
 }
 
 export class IdempotencyKeyReusedError extends AppError {
-  constructor(key: string) {
+  constructor(key: string, usedFor: { method: string; path: string } | null) {
+    const first = usedFor ? ` (first used for ${usedFor.method} ${usedFor.path})` : '';
     super(
       422,
       'idempotency_key_reused',
-      `Idempotency-Key ${JSON.stringify(key)} was used with a different body`,
-      {
-        key,
-      },
+      `Idempotency-Key ${JSON.stringify(key)} was used for a different request: another method, path or body${first}`,
+      { key, ...(usedFor ? { usedFor } : {}) },
     );
+  }
+}
+
+/** An Idempotency-Key header that is empty, too long, or missing where the route requires one. */
+export class InvalidIdempotencyKeyError extends AppError {
+  constructor(message: string) {
+    const field = 'headers.idempotency-key';
+    super(400, 'invalid_idempotency_key', `${field}: ${message}`, { issues: [{ field, message }] });
+  }
+}
+
+/** The first request with this key is still running after the wait: retry it later. */
+export class IdempotencyKeyInUseError extends AppError {
+  constructor(key: string, retryAfterSeconds: number) {
+    super(
+      409,
+      'idempotency_key_in_use',
+      `a request with Idempotency-Key ${JSON.stringify(key)} is still running; retry after ${retryAfterSeconds} s`,
+      { key },
+    );
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
