@@ -48,7 +48,8 @@ import { DEFAULT_RETENTION } from '../services/retention.js';
  * same key, on any hub instance, waits on its unique index), then the handler runs, then its
  * answer is stored from `onSend`, and only then is it committed and the answer sent. So a write
  * never commits without its key, and a key never commits for a write that rolled back. Changes
- * announced to tills wait for that commit (`afterCommit`).
+ * announced to tills wait for that commit (`afterCommit`). On PGlite (one connection) a keyed
+ * request holds the connection from its claim to its commit, handler included; others queue.
  */
 
 export type IdempotencyMode = 'optional' | 'required';
