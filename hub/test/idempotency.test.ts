@@ -670,9 +670,10 @@ describe(`Idempotency-Key across a hub restart, on ${testDbKind()}`, () => {
   }, 180_000);
 });
 
-describe.runIf(testDbKind() === 'postgres')(
-  'Idempotency-Key while the first request still runs (Postgres)',
-  () => {
+// PGlite has one connection: a second request queues behind the first's transaction for its own
+// token check, so the wait there is that queue, never the 409. Defined on Postgres only (not skipped).
+if (testDbKind() === 'postgres') {
+  describe('Idempotency-Key while the first request still runs (Postgres)', () => {
     let hub: TestHub;
     afterEach(() => hub.close());
 
@@ -729,8 +730,8 @@ describe.runIf(testDbKind() === 'postgres')(
         await other.close();
       }
     });
-  },
-);
+  });
+}
 
 function receipt(qty: number) {
   return { lines: [{ sku: 'SKU-1', qty }] };
