@@ -6,6 +6,7 @@ import type { Database } from './db/database.js';
 import { attachHqFeed } from './hq/feed.js';
 import hqPage from './hq/page.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
+import idempotency, { type IdempotencyOptions } from './http/idempotency.js';
 import { genReqId, installRequestIdHeader } from './http/request-id.js';
 import { installDrain, installLifecycle } from './lifecycle.js';
 import auth from './plugins/app/auth.js';
@@ -41,6 +42,8 @@ export interface BuildOptions {
   webhooks?: WebhookPluginOptions;
   /** Retention chunking (tests make chunks small); the windows come from config. */
   retention?: RetentionPluginOptions;
+  /** How long a request waits for another with its Idempotency-Key (tests shorten it). */
+  idempotencyWaitMs?: number;
   /** Where the pino JSON log goes (default stdout; tests capture it). */
   logStream?: DestinationStream;
 }
@@ -52,6 +55,7 @@ export async function buildApp({
   jobs: runJobs = true,
   webhooks: webhookOptions = {},
   retention: retentionOptions = {},
+  idempotencyWaitMs,
   logStream,
 }: BuildOptions): Promise<FastifyInstance> {
   const timeouts = config.http ?? HubConfigSchema.shape.http.parse(undefined);
@@ -90,6 +94,9 @@ export async function buildApp({
   await app.register(rateLimit, { perMinute: config.rateLimitPerMinute });
   await app.register(swagger);
   await app.register(auth);
+  // Before any route: it wraps every POST/PATCH route registered after it.
+  const keys: IdempotencyOptions = { ttlMs: config.retention?.idempotencyKeysMs, waitMs: idempotencyWaitMs };
+  await app.register(idempotency, keys);
   await app.register(stockWriter, { maxClockAheadMs: config.maxClockAheadMs });
   await app.register(reservationFeed);
   await app.register(jobs, { autoStart: runJobs });

@@ -8,6 +8,10 @@ export const ERROR_CODES = {
     description: 'The request does not match the schema (details.issues names each field)',
   },
   invalid_text: { status: 400, description: 'Text with a NUL (\\u0000) character, which cannot be stored' },
+  invalid_idempotency_key: {
+    status: 400,
+    description: 'The Idempotency-Key header is empty, over 255 characters, or missing where required',
+  },
   webhook_target_refused: { status: 400, description: 'The webhook URL names a non-public address' },
   webhook_target_unresolved: { status: 400, description: "The webhook URL's host does not resolve" },
   unauthorized: { status: 401, description: 'No bearer token, or an unknown, revoked or malformed one' },
@@ -37,6 +41,15 @@ export const ERROR_CODES = {
   webhook_disabled: {
     status: 409,
     description: 'The webhook is disabled (its retries ran out, or paused): PATCH {"status": "active"}',
+  },
+  idempotency_key_sealed: {
+    status: 409,
+    description:
+      "The key's first request ran, but its answer was sealed under the token's previous secret (rotated since): it cannot be replayed",
+  },
+  idempotency_key_in_use: {
+    status: 409,
+    description: 'The first request with this Idempotency-Key is still running: retry after Retry-After',
   },
   last_admin_token: {
     status: 409,
@@ -73,6 +86,9 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  * (http/error-handler.ts) maps them to the JSON error shape `{ code, message, details }`.
  */
 export class AppError extends Error {
+  /** Sent as Retry-After when set: the refusal is temporary. */
+  retryAfterSeconds?: number;
+
   constructor(
     readonly status: number,
     readonly code: ErrorCode,
@@ -143,14 +159,13 @@ export class PreconditionRequiredError extends AppError {
 }
 
 export class IdempotencyKeyReusedError extends AppError {
-  constructor(key: string) {
+  constructor(key: string, usedFor: { method: string; path: string } | null) {
+    const first = usedFor ? ` (first used for ${usedFor.method} ${usedFor.path})` : '';
     super(
       422,
       'idempotency_key_reused',
-      `Idempotency-Key ${JSON.stringify(key)} was used with a different body`,
-      {
-        key,
-      },
+      `Idempotency-Key ${JSON.stringify(key)} was used for a different request: another method, path or body${first}`,
+      { key, ...(usedFor ? { usedFor } : {}) },
     );
   }
 }
@@ -159,6 +174,39 @@ export class IdempotencyKeyReusedError extends AppError {
 export class ShuttingDownError extends AppError {
   constructor() {
     super(503, 'shutting_down', 'the hub is shutting down; retry later');
+  }
+}
+
+/** An Idempotency-Key header that is empty, too long, or missing where the route requires one. */
+export class InvalidIdempotencyKeyError extends AppError {
+  constructor(message: string) {
+    const field = 'headers.idempotency-key';
+    super(400, 'invalid_idempotency_key', `${field}: ${message}`, { issues: [{ field, message }] });
+  }
+}
+
+/** The key's answer was sealed under the token's secret before a rotation: the first request ran, its answer is unreadable. */
+export class IdempotencyAnswerSealedError extends AppError {
+  constructor(key: string) {
+    super(
+      409,
+      'idempotency_key_sealed',
+      `Idempotency-Key ${JSON.stringify(key)}: its request ran, but its answer was sealed under this token's previous secret and cannot be replayed`,
+      { key },
+    );
+  }
+}
+
+/** The first request with this key is still running after the wait: retry it later. */
+export class IdempotencyKeyInUseError extends AppError {
+  constructor(key: string, retryAfterSeconds: number) {
+    super(
+      409,
+      'idempotency_key_in_use',
+      `a request with Idempotency-Key ${JSON.stringify(key)} is still running; retry after ${retryAfterSeconds} s`,
+      { key },
+    );
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -26,7 +26,10 @@ export interface PoolStats {
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
   poolStats(): PoolStats;
-  /** Run `fn` in one transaction: committed if it resolves, rolled back if it throws. */
+  /**
+   * Run `fn` in one transaction: committed if it resolves, rolled back if it throws. Inside an open
+   * request transaction (db/request-transaction.ts) it is a savepoint of that one, committed with it.
+   */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

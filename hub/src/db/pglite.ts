@@ -8,11 +8,13 @@ import {
   type QueryResult,
 } from './database.js';
 import { Mutex } from './mutex.js';
+import { joinedTransaction } from './request-transaction.js';
 
 /**
  * Embedded Postgres (PGlite): one connection in this process. Concurrent transactions on one
  * connection would interleave and corrupt each other, so every query and transaction waits its
- * turn on a mutex. A transaction's own queries go straight through (it already holds the turn).
+ * turn on a mutex. A transaction's own queries go straight through (it already holds the turn), and
+ * so do those of a request transaction's context (db/request-transaction.ts), which holds it too.
  */
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
@@ -38,14 +40,20 @@ export class PgliteDatabase implements Database {
   }
 
   query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    const joined = joinedTransaction(this);
+    if (joined) return joined.query<R>(sql, params);
     return this.turn.run(() => run<R>(this.db, sql, params));
   }
 
   async exec(sql: string): Promise<void> {
+    const joined = joinedTransaction(this);
+    if (joined) return joined.exec(sql);
     await this.turn.run(() => this.db.exec(sql));
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const joined = joinedTransaction(this);
+    if (joined) return joined.nested(fn);
     return this.turn.run(() =>
       this.db.transaction((t) =>
         fn({

@@ -9,6 +9,7 @@ import {
   type Queryable,
   type QueryResult,
 } from './database.js';
+import { joinedTransaction } from './request-transaction.js';
 
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
@@ -115,15 +116,22 @@ export class PostgresDatabase implements Database {
   }
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    const joined = joinedTransaction(this);
+    if (joined) return joined.query<R>(sql, params);
     const res = await this.pool.query(sql, params as unknown[]);
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
   }
 
   async exec(sql: string): Promise<void> {
+    const joined = joinedTransaction(this);
+    if (joined) return joined.exec(sql);
     await this.pool.query(sql);
   }
 
+  /** A transaction on its own connection; inside a request transaction, a savepoint of that one. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const joined = joinedTransaction(this);
+    if (joined) return joined.nested(fn);
     const client = await this.pool.connect();
     const tx: Queryable = {
       async query<R>(sql: string, params: readonly unknown[] = []) {

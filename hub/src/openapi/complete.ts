@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { errorSchemas } from '../schemas/common.js';
 import { WEBHOOK_EVENT_PAYLOADS } from '../schemas/webhook-events.js';
 
@@ -144,26 +145,41 @@ export function completeDocument<T>(document: T): T {
   return document;
 }
 
+/** What an operation taking an Idempotency-Key (http/idempotency.ts) can answer because of it. */
+const IDEMPOTENCY_CODES: readonly ErrorCode[] = [
+  'invalid_idempotency_key',
+  'idempotency_key_in_use',
+  'idempotency_key_sealed',
+  'idempotency_key_reused',
+];
+
+function errorResponse(schema: z.ZodType): Json {
+  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'output' }) as Json;
+  delete json.$schema;
+  return { description: schema.description ?? '', content: { 'application/json': { schema: json } } };
+}
+
 function completeOperation(path: string, method: string, op: Json): void {
   op.responses ??= {};
   const responses = op.responses as Record<string, Json>;
+  const parameters = (op.parameters ?? []) as Json[];
+  const idempotent = parameters.some((p) => p.in === 'header' && p.name === 'idempotency-key');
   const framework: Record<number, z.ZodType> = {
     ...(WRITE_METHODS.has(method) ? errorSchemas('payload_too_large') : {}),
     ...(path.includes('{') ? errorSchemas('uri_too_long') : {}),
   };
-  for (const [status, schema] of Object.entries(framework)) {
-    responses[status] ??= {
-      description: schema.description ?? '',
-      content: {
-        'application/json': { schema: z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'output' }) },
-      },
-    };
-    delete (responses[status] as { content: { 'application/json': { schema: Json } } }).content[
-      'application/json'
-    ].schema.$schema;
+  for (const [status, schema] of Object.entries(framework)) responses[status] ??= errorResponse(schema);
+  // The key's own refusals join the codes the route lists under the same status.
+  for (const code of idempotent ? IDEMPOTENCY_CODES : []) {
+    const status = String(ERROR_CODES[code].status);
+    const listed = (
+      (responses[status]?.content as Record<string, { schema?: Json }> | undefined)?.['application/json']
+        ?.schema?.properties as Json | undefined
+    )?.code as { enum?: string[] } | undefined;
+    if (listed?.enum) {
+      if (!listed.enum.includes(code)) listed.enum.push(code);
+    } else responses[status] = errorResponse(errorSchemas(code)[Number(status)]!);
   }
-  const parameters = (op.parameters ?? []) as Json[];
-  const idempotent = parameters.some((p) => p.in === 'header' && p.name === 'idempotency-key');
   for (const [status, response] of Object.entries(responses)) {
     const code = Number(status);
     if (response.description === 'Default Response' || !response.description) {

@@ -96,14 +96,6 @@ export const OrderCreate = z
   });
 export type OrderCreate = z.infer<typeof OrderCreate>;
 
-export const IdempotencyHeaders = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(200)
-    .describe('Required: a retry with the same key and body returns the first answer'),
-});
-
 export const OrderParams = z.strictObject({ orderId: OrderId });
 
 export const Payment = z.strictObject({

@@ -79,7 +79,8 @@ export const WebhookPatch = z
       .optional()
       .describe('"active" re-enables a disabled webhook; "disabled" pauses it'),
   })
-  .refine((p) => Object.keys(p).length > 0, 'give at least one of url, events, description, status');
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of url, events, description, status')
+  .meta({ id: 'WebhookPatch' });
 export type WebhookPatch = z.infer<typeof WebhookPatch>;
 
 export const Webhook = z
@@ -124,7 +125,8 @@ export const SecretRotate = z
       ),
   })
   .nullish()
-  .describe('Optional');
+  .describe('Optional')
+  .meta({ id: 'WebhookSecretRotate' });
 
 export const SecretRotated = z
   .object({
@@ -138,12 +140,14 @@ export const DeliveryParams = z.strictObject({
   deliveryId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
 
-export const RedeliverSince = z.strictObject({
-  since: z.iso
-    .datetime({ offset: true })
-    .transform((v) => new Date(v))
-    .describe('ISO 8601 time'),
-});
+export const RedeliverSince = z
+  .strictObject({
+    since: z.iso
+      .datetime({ offset: true })
+      .transform((v) => new Date(v))
+      .describe('ISO 8601 time'),
+  })
+  .meta({ id: 'WebhookRedeliverSince' });
 
 export const Redelivery = z
   .object({

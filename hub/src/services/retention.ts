@@ -9,7 +9,8 @@ import type { Queryable } from '../db/database.js';
  *   webhook_attempts  the delivery log, by finished_at
  *   events            the event log (GET /v1/events), by created_at, once no delivery of the event
  *                     is pending and its attempts are purged; its deliveries go with it
- *   idempotency_keys  by created_at; a key reused after it is purged is a new request (Stripe's rule)
+ *   idempotency_keys  by created_at; a key reused after its window is a new request (Stripe's rule),
+ *                     purged or not (services/idempotency.ts only sees keys within it)
  *   applied_ops       a till's remembered answers, by applied_at, only 'applied' ones below the
  *                     device's acked seq. The push path answers any seq <= acked without a
  *                     remembered row 'duplicate' and checks op-id reuse against the ledger, which

@@ -3,6 +3,7 @@ import type { ReservationChange } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Queryable } from '../db/database.js';
+import { afterCommit } from '../db/request-transaction.js';
 
 /** One allocation's new state at a location, as the tills of that location must learn it. */
 export interface ReservationChangeAt {
@@ -20,7 +21,9 @@ export interface ReservationChangeAt {
  */
 export class ReservationFeed extends EventEmitter<{ changes: [ReservationChangeAt[]] }> {
   publish(changes: readonly ReservationChangeAt[]): void {
-    if (changes.length > 0) this.emit('changes', [...changes]);
+    if (changes.length === 0) return;
+    const copy = [...changes];
+    afterCommit(() => this.emit('changes', copy));
   }
 }
 

@@ -25,7 +25,12 @@ export const TEST_WEBHOOK_ALLOW_HOSTS = ['127.0.0.1'];
 
 /** The real hub app on a fresh database (PGlite or a fresh Postgres schema); no listening socket. */
 export async function buildTestHub(
-  options: { rateLimitPerMinute?: number; webhookAllowHosts?: string[]; http?: HubConfig['http'] } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    webhookAllowHosts?: string[];
+    http?: HubConfig['http'];
+    idempotencyWaitMs?: number;
+  } = {},
 ): Promise<TestHub> {
   const database = await createTestDatabase();
   const app = await buildApp({
@@ -39,6 +44,7 @@ export async function buildTestHub(
     db: database.db,
     // Background jobs run when a test calls app.jobs.runNow(name), never on a timer.
     jobs: false,
+    idempotencyWaitMs: options.idempotencyWaitMs,
   });
   await app.ready();
   const adminToken = (await ensureBootstrapAdmin(database.db))!;

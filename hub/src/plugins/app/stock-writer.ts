@@ -3,6 +3,7 @@ import { HybridClock, type StockRow } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Database, Queryable } from '../../db/database.js';
+import { afterCommit } from '../../db/request-transaction.js';
 import { emitEvent } from '../../services/events.js';
 import { type AppliedBatch, type ApplyOptions, applyOps, type LedgerOp } from '../../services/ledger.js';
 
@@ -24,7 +25,8 @@ export interface LocationCommit {
 /**
  * The one door to stock writes. `write(fn)` runs `fn` in a transaction with an `apply` that sends
  * ops through the ledger; once the transaction commits, the changes are announced per location on
- * `commits` (the sync layer pushes them to tills). Nothing is announced for a rolled-back write.
+ * `commits` (the sync layer pushes them to tills). Nothing is announced for a rolled-back write
+ * (inside a request transaction, the announcement waits for its commit: `afterCommit`).
  */
 export class StockWriter {
   /** (commits, origin): origin is the sync connection that caused them, if any. */
@@ -100,7 +102,7 @@ export class StockWriter {
       ...c,
       rows: [...(rowsOf.get(c.locationId)?.values() ?? [])],
     }));
-    if (commits.length > 0) this.commits.emit('commit', commits, origin);
+    if (commits.length > 0) afterCommit(() => this.commits.emit('commit', commits, origin));
     return { result, commits };
   }
 }

@@ -48,8 +48,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/devices/enrol',
     {
-      // The one-time code is the credential here; the rate limit keeps guessing hopeless.
-      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      // The one-time code is the credential here; the rate limit keeps guessing hopeless. No
+      // Idempotency-Key: there is no token to scope it to, and a replay would hand the device
+      // token out again after the one-time code was spent.
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' }, idempotency: false },
       schema: {
         operationId: 'enrolDevice',
         tags: ['devices'],

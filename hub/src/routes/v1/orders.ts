@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
 import { errors, page } from '../../schemas/common.js';
 import {
-  IdempotencyHeaders,
   Order,
   OrderCancel,
   OrderConfirm,
@@ -37,6 +36,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/orders',
     {
       preHandler: app.authorize(ORDER_WRITERS),
+      config: { idempotency: 'required' },
       schema: {
         operationId: 'createOrder',
         tags,
@@ -46,8 +46,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'can serve it whole (warehouses first, then stores; by priority, then most available), else ' +
           'split line by line in the same order, never below a location’s safety stock. 409 ' +
           'insufficient_stock (nothing reserved) lists {sku, requested, available} per short line. ' +
-          'Idempotency-Key (per token) replays the first answer; reused with another body: 422.',
-        headers: IdempotencyHeaders,
+          'Idempotency-Key required (per token): a retry replays the first answer; 422 with another body.',
         body: OrderCreate,
         response: {
           201: OrderDetail,
@@ -56,13 +55,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const body = await createOrder(
-        app.orders,
-        principalOf(request),
-        request.headers['idempotency-key'],
-        request.body,
-      );
-      return reply.status(201).send(body);
+      return reply.status(201).send(await createOrder(app.orders, principalOf(request), request.body));
     },
   );
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/app/auth.js';
 import { errors } from '../../schemas/common.js';
 import { LocationParams } from '../../schemas/inventory.js';
-import { Hold, HoldChange, HoldCreate, IdempotencyHeaders } from '../../schemas/orders.js';
+import { Hold, HoldChange, HoldCreate } from '../../schemas/orders.js';
 import { ORDER_WRITERS, releaseHold, reserveHold } from '../../services/orders/index.js';
 
 const tags = ['reservations'];
@@ -15,6 +15,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/locations/:locationId/inventory/reserve',
     {
       preHandler: app.authorize(ORDER_WRITERS),
+      config: { idempotency: 'required' },
       schema: {
         operationId: 'reserveStock',
         tags,
@@ -23,7 +24,6 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'Checked under row locks like an order (safety stock kept back): 409 insufficient_stock and ' +
           `nothing held when a line cannot be served. ${idempotency}`,
         params: LocationParams,
-        headers: IdempotencyHeaders,
         body: HoldCreate,
         response: { 200: Hold, ...errors('not_found', 'insufficient_stock', 'idempotency_key_reused') },
       },
@@ -33,7 +33,6 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         app.orders,
         principalOf(request),
         request.params.locationId,
-        request.headers['idempotency-key'],
         request.body,
       );
       return reply.status(200).send(body);
@@ -44,13 +43,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/locations/:locationId/inventory/release',
     {
       preHandler: app.authorize(ORDER_WRITERS),
+      config: { idempotency: 'required' },
       schema: {
         operationId: 'releaseStock',
         tags,
         summary: 'Release units your order reference holds at a location',
         description: `409 insufficient_hold when the reference holds less than a line releases. ${idempotency}`,
         params: LocationParams,
-        headers: IdempotencyHeaders,
         body: HoldChange,
         response: { 200: Hold, ...errors('not_found', 'insufficient_hold', 'idempotency_key_reused') },
       },
@@ -60,7 +59,6 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         app.orders,
         principalOf(request),
         request.params.locationId,
-        request.headers['idempotency-key'],
         request.body,
       );
       return reply.status(200).send(body);

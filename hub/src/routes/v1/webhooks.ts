@@ -192,6 +192,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/webhooks/:webhookId/deliveries/:deliveryId/redeliver',
     {
       preHandler: app.authorize(WRITERS),
+      // No Idempotency-Key: a redelivery re-sends under the event's own webhook-id, which
+      // receivers de-duplicate on, so a second one is harmless by design.
+      config: { idempotency: false },
       schema: {
         tags,
         operationId: 'redeliverWebhookDelivery',
@@ -222,6 +225,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/webhooks/:webhookId/redeliver',
     {
       preHandler: app.authorize(WRITERS),
+      config: { idempotency: false }, // as above: receivers de-duplicate on webhook-id
       schema: {
         tags,
         operationId: 'redeliverFailedWebhookDeliveries',

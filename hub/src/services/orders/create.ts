@@ -2,17 +2,16 @@ import type { Queryable } from '../../db/database.js';
 import { BadRequestError } from '../../errors.js';
 import type { OrderCreate, OrderDetail } from '../../schemas/orders.js';
 import type { Principal } from '../tokens.js';
-import { insufficientStock, lockCandidates, type Placement, route } from './allocate.js';
+import { insufficientStock, lockCandidates, route } from './allocate.js';
 import { recordHeld, reserveUnits } from './allocations.js';
 import { actorOf, newOrderId, type OrderContext, writeOrder } from './context.js';
-import { once } from './idempotency.js';
 import { emitOrderEvent, ORDER_COLUMNS, type OrderRecord, recordHistory, toOrder } from './records.js';
 
 /*
- * POST /v1/orders: in one transaction, claim the Idempotency-Key, write the order, lock the
- * candidate stock rows, route it (allocate.ts), record its allocations and answer, and reserve its
- * units through the ledger last. A replay with the same key and body answers what the first
- * request answered, without reserving again.
+ * POST /v1/orders: in one transaction, write the order, lock the candidate stock rows, route it
+ * (allocate.ts), record its allocations, and reserve its units through the ledger last. The
+ * Idempotency-Key it requires is claimed and answered in the same transaction (http/idempotency.ts):
+ * a replay with the same key and body gets the first answer without this running again.
  *
  * Round trips are what an order costs (each is a socket write and a wake-up of the database
  * backend, while stock rows are locked): the checks are one query, the order and its lines one,
@@ -99,60 +98,52 @@ async function insertOrder(
 export function createOrder(
   ctx: OrderContext,
   principal: Principal,
-  key: string,
   input: OrderCreate,
 ): Promise<OrderDetail> {
-  const request = { tokenId: principal.id, key, method: 'POST', path: '/v1/orders', body: input };
   return writeOrder(ctx, actorOf(principal), async (m, changes) => {
     const { tx } = m;
-    // The reserve ops go through the ledger last, after the key's stored answer: the ledger locks
-    // the location's change-cursor row until commit, and every stock write there (other orders,
-    // tills' pushes) waits for it. A replay reserves nothing.
-    let reserve: Placement[] = [];
-    const detail = await once(tx, request, async (): Promise<OrderDetail> => {
-      await assertOrderable(tx, input);
-      const f = input.fulfilment;
-      // The order and its lines before the stock rows are locked (orders lock before stock rows):
-      // orders racing for the same SKU wait on its row for less.
-      const { order, lines } = await insertOrder(tx, ctx, principal, newOrderId(), input);
-      const candidates = await lockCandidates(
-        tx,
-        input.lines.map((l) => l.sku),
-        f.type === 'pickup'
-          ? { onlyLocationId: f.pickupLocationId, keepSafetyStock: false }
-          : { keepSafetyStock: true },
-      );
-      const { placements, shortages } = route(input.lines, candidates);
-      if (shortages.length > 0) throw insufficientStock(shortages);
+    await assertOrderable(tx, input);
+    const f = input.fulfilment;
+    // The order and its lines before the stock rows are locked (orders lock before stock rows):
+    // orders racing for the same SKU wait on its row for less.
+    const { order, lines } = await insertOrder(tx, ctx, principal, newOrderId(), input);
+    const candidates = await lockCandidates(
+      tx,
+      input.lines.map((l) => l.sku),
+      f.type === 'pickup'
+        ? { onlyLocationId: f.pickupLocationId, keepSafetyStock: false }
+        : { keepSafetyStock: true },
+    );
+    const { placements, shortages } = route(input.lines, candidates);
+    if (shortages.length > 0) throw insufficientStock(shortages);
 
-      const held = await recordHeld(tx, order, placements);
-      changes.push(...held);
-      reserve = placements;
-      const at = await recordHistory(tx, order.id, null, 'pending', m.actor, 'created', {
-        allocations: placements,
-      });
-      await emitOrderEvent(
-        tx,
-        'order.created',
-        order.id,
-        { from: null, to: 'pending', reason: 'created', details: { allocations: placements } },
-        f.type === 'pickup' ? f.pickupLocationId : null,
-      );
-      // What GET /v1/orders/{id} would read back now: a new order holds only what it just placed.
-      return {
-        ...toOrder(order, {
-          lines,
-          allocations: held.map((h) => ({
-            locationId: h.locationId,
-            sku: h.sku,
-            qty: h.qty,
-            status: 'held',
-          })),
-        }),
-        history: [{ from: null, to: 'pending', reason: 'created', actor: m.actor, at: at.toISOString() }],
-      };
+    const held = await recordHeld(tx, order, placements);
+    changes.push(...held);
+    const at = await recordHistory(tx, order.id, null, 'pending', m.actor, 'created', {
+      allocations: placements,
     });
-    if (reserve.length > 0) await reserveUnits(m, detail.id, reserve);
-    return detail;
+    await emitOrderEvent(
+      tx,
+      'order.created',
+      order.id,
+      { from: null, to: 'pending', reason: 'created', details: { allocations: placements } },
+      f.type === 'pickup' ? f.pickupLocationId : null,
+    );
+    // The reserve ops go through the ledger last: the ledger locks the location's change-cursor
+    // row until commit, and every stock write there (other orders, tills' pushes) waits for it.
+    if (placements.length > 0) await reserveUnits(m, order.id, placements);
+    // What GET /v1/orders/{id} would read back now: a new order holds only what it just placed.
+    return {
+      ...toOrder(order, {
+        lines,
+        allocations: held.map((h) => ({
+          locationId: h.locationId,
+          sku: h.sku,
+          qty: h.qty,
+          status: 'held',
+        })),
+      }),
+      history: [{ from: null, to: 'pending', reason: 'created', actor: m.actor, at: at.toISOString() }],
+    };
   });
 }

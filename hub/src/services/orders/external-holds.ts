@@ -7,7 +7,6 @@ import { insufficientStock, lockCandidates, route } from './allocate.js';
 import { heldBy, holdUnits, type Mover, settleUnits } from './allocations.js';
 import { actorOf, type OrderContext, writeOrder } from './context.js';
 import { assertSkusKnown } from './create.js';
-import { once } from './idempotency.js';
 import { ORDER_COLUMNS, type OrderRecord, recordHistory, transition } from './records.js';
 
 /*
@@ -53,79 +52,71 @@ export function reserveHold(
   ctx: OrderContext,
   principal: Principal,
   locationId: string,
-  key: string,
   input: HoldCreate,
 ): Promise<Hold> {
-  const path = `/v1/locations/${locationId}/inventory/reserve`;
-  return writeOrder(ctx, actorOf(principal), (m, changes) =>
-    once(m.tx, { tokenId: principal.id, key, method: 'POST', path, body: input }, async () => {
-      const { tx } = m;
-      await assertLocation(tx, locationId);
-      await assertSkusKnown(tx, input.lines);
-      const created = await tx.query(
-        `INSERT INTO orders (id, kind, external_ref, channel, status, fulfilment, created_by)
+  return writeOrder(ctx, actorOf(principal), async (m, changes) => {
+    const { tx } = m;
+    await assertLocation(tx, locationId);
+    await assertSkusKnown(tx, input.lines);
+    const created = await tx.query(
+      `INSERT INTO orders (id, kind, external_ref, channel, status, fulfilment, created_by)
          VALUES ($1, 'external', $2, 'external', 'pending', 'shipping', $3) ON CONFLICT DO NOTHING
          RETURNING id`,
-        [`ext_${randomBytes(9).toString('base64url')}`, input.reference, principal.id],
-      );
-      const found = await holdRecord(tx, principal, input.reference);
-      if (!found) throw new Error(`external hold ${input.reference} vanished after its insert`);
-      const candidates = await lockCandidates(
-        tx,
-        input.lines.map((l) => l.sku),
-        { onlyLocationId: locationId, keepSafetyStock: true },
-      );
-      const { placements, shortages } = route(input.lines, candidates);
-      if (shortages.length > 0) throw insufficientStock(shortages);
+      [`ext_${randomBytes(9).toString('base64url')}`, input.reference, principal.id],
+    );
+    const found = await holdRecord(tx, principal, input.reference);
+    if (!found) throw new Error(`external hold ${input.reference} vanished after its insert`);
+    const candidates = await lockCandidates(
+      tx,
+      input.lines.map((l) => l.sku),
+      { onlyLocationId: locationId, keepSafetyStock: true },
+    );
+    const { placements, shortages } = route(input.lines, candidates);
+    if (shortages.length > 0) throw insufficientStock(shortages);
 
-      const { rows } = await tx.query<{ expires_at: Date | null }>(
-        `UPDATE orders SET status = 'pending', updated_at = now(),
+    const { rows } = await tx.query<{ expires_at: Date | null }>(
+      `UPDATE orders SET status = 'pending', updated_at = now(),
            expires_at = CASE WHEN $2::int IS NULL THEN NULL ELSE now() + make_interval(secs => $2) END
          WHERE id = $1 RETURNING expires_at`,
-        [found.id, input.ttlSeconds ?? null],
-      );
-      const record = { ...found, expires_at: rows[0]?.expires_at ?? null };
-      if (created.rows.length > 0 || found.status !== 'pending') {
-        const from = created.rows.length > 0 ? null : found.status;
-        await recordHistory(tx, found.id, from, 'pending', m.actor, 'reserved');
-      }
-      changes.push(...(await holdUnits(m, record, placements)));
-      return await holdAt(m, record, locationId);
-    }),
-  );
+      [found.id, input.ttlSeconds ?? null],
+    );
+    const record = { ...found, expires_at: rows[0]?.expires_at ?? null };
+    if (created.rows.length > 0 || found.status !== 'pending') {
+      const from = created.rows.length > 0 ? null : found.status;
+      await recordHistory(tx, found.id, from, 'pending', m.actor, 'reserved');
+    }
+    changes.push(...(await holdUnits(m, record, placements)));
+    return await holdAt(m, record, locationId);
+  });
 }
 
 export function releaseHold(
   ctx: OrderContext,
   principal: Principal,
   locationId: string,
-  key: string,
   input: HoldRelease,
 ): Promise<Hold> {
-  const path = `/v1/locations/${locationId}/inventory/release`;
-  return writeOrder(ctx, actorOf(principal), (m, changes) =>
-    once(m.tx, { tokenId: principal.id, key, method: 'POST', path, body: input }, async () => {
-      const { tx } = m;
-      await assertLocation(tx, locationId);
-      const record = await holdRecord(tx, principal, input.reference);
-      if (!record) throw new NotFoundError('reservation', input.reference);
-      const all = await heldBy(tx, record.id);
-      const here = new Map(all.filter((h) => h.locationId === locationId).map((h) => [h.sku, h.qty]));
-      const short = input.lines
-        .map((l) => ({ sku: l.sku, requested: l.qty, held: here.get(l.sku) ?? 0 }))
-        .filter((l) => l.requested > l.held);
-      if (short.length > 0) {
-        throw new ConflictError(
-          'insufficient_hold',
-          `reservation ${JSON.stringify(input.reference)} holds less than that at ${locationId}`,
-          { lines: short },
-        );
-      }
-      const items = input.lines.map((l) => ({ locationId, sku: l.sku, qty: l.qty }));
-      changes.push(...(await settleUnits(m, record, items, 'released', 'release')));
-      const heldUnits = all.reduce((sum, h) => sum + h.qty, 0) - items.reduce((sum, i) => sum + i.qty, 0);
-      if (heldUnits === 0) await transition(tx, record, 'canceled', m.actor, 'released');
-      return await holdAt(m, record, locationId);
-    }),
-  );
+  return writeOrder(ctx, actorOf(principal), async (m, changes) => {
+    const { tx } = m;
+    await assertLocation(tx, locationId);
+    const record = await holdRecord(tx, principal, input.reference);
+    if (!record) throw new NotFoundError('reservation', input.reference);
+    const all = await heldBy(tx, record.id);
+    const here = new Map(all.filter((h) => h.locationId === locationId).map((h) => [h.sku, h.qty]));
+    const short = input.lines
+      .map((l) => ({ sku: l.sku, requested: l.qty, held: here.get(l.sku) ?? 0 }))
+      .filter((l) => l.requested > l.held);
+    if (short.length > 0) {
+      throw new ConflictError(
+        'insufficient_hold',
+        `reservation ${JSON.stringify(input.reference)} holds less than that at ${locationId}`,
+        { lines: short },
+      );
+    }
+    const items = input.lines.map((l) => ({ locationId, sku: l.sku, qty: l.qty }));
+    changes.push(...(await settleUnits(m, record, items, 'released', 'release')));
+    const heldUnits = all.reduce((sum, h) => sum + h.qty, 0) - items.reduce((sum, i) => sum + i.qty, 0);
+    if (heldUnits === 0) await transition(tx, record, 'canceled', m.actor, 'released');
+    return await holdAt(m, record, locationId);
+  });
 }

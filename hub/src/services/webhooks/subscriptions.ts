@@ -131,7 +131,7 @@ export async function updateWebhook(db: Database, id: string, patch: WebhookPatc
       [
         id,
         patch.url ?? null,
-        patch.events ?? null,
+        patch.events ? [...new Set(patch.events)] : null,
         patch.description !== undefined,
         patch.description ?? null,
         status,
