@@ -14,6 +14,7 @@ import { Writable } from 'node:stream';
 import { startTillApp, TILL_LOG_FILE } from '@tillsync/pos-client';
 import { runCli } from '../hub/src/cli/main.js';
 import { demoLogFile } from '../hub/src/cli/serve.js';
+import { stopOnSignals } from '../hub/src/cli/shutdown.js';
 import { configFromEnv } from '../hub/src/config.js';
 import { createApiToken } from '../hub/src/services/tokens.js';
 import { openEnrolledTill } from './demo/enrolled-till.js';
@@ -89,18 +90,20 @@ process.stdout.write(
   ].join('\n'),
 );
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  // Every till's agent stops and its database closes before the hub goes away.
-  await Promise.allSettled(simulated.map((t) => t.stop()));
-  await till.close();
-  await hub.running?.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+// Ctrl-C as for `hub serve` (hub/src/cli/shutdown.ts): a bounded graceful stop, exit 0; a second
+// Ctrl-C, or the shutdown timeout, forces the exit. Tills stop first, then the hub.
+const running = hub.running;
+stopOnSignals(
+  {
+    ...running,
+    async close() {
+      await Promise.allSettled(simulated.map((t) => t.stop()));
+      await till.close();
+      await running.close();
+    },
+  },
+  { stdout: process.stdout, stderr: process.stderr },
+);
 
 function simConfigOrExit(): SimConfig {
   try {
