@@ -411,7 +411,7 @@ describe(`API tokens over REST (${testDbKind()})`, () => {
     // Usage errors: exit 2.
     const noId = await runCliCaptured(['token', 'revoke'], env);
     expect(noId.exitCode).toBe(2);
-    expect(noId.stderr).toMatch(/^error: token revoke needs the token's id/);
+    expect(noId.stderr).toMatch(/^error: missing required argument 'id'/);
     const noUrl = await runCliCaptured(['token', 'list', '--token', hub.adminToken], {});
     expect(noUrl.exitCode).toBe(2);
     expect(noUrl.stderr).toMatch(/^error: token list needs the hub's address: --url <url> or TILLSYNC_URL/);
