@@ -42,8 +42,9 @@ export function parseEnv<S extends z.ZodType>(
   for (const issue of parsed.error.issues) {
     const v = vars.find((e) => e.path.join('.') === issue.path.join('.'));
     const name = v?.name ?? issue.path.join('.');
-    // A refinement's message says what it wants; otherwise the schema does.
-    const expected = issue.code === 'custom' || !v ? issue.message : v.expected;
+    // A refinement's or a pattern's message says what it wants; otherwise the schema does.
+    const own = issue.code === 'custom' || (issue.code === 'invalid_format' && issue.format === 'regex');
+    const expected = own || !v ? issue.message : v.expected;
     if (!lines.has(name))
       lines.set(name, `${name}: expected ${expected}, got ${JSON.stringify(env[name] ?? '')}`);
   }

@@ -260,6 +260,6 @@ describe(`hub backup and restore on ${testDbKind()}`, () => {
   it('needs a file name', async () => {
     const run = await cli(target('usage'), 'restore');
     expect(run.exitCode).toBe(2);
-    expect(run.stderr).toContain('the restore command is `restore <file> [--force]`');
+    expect(run.stderr).toContain("error: missing required argument 'file'");
   });
 });
