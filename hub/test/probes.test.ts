@@ -87,15 +87,16 @@ describe(`/healthz and /readyz (${testDbKind()})`, () => {
     expect(api.body).toEqual({ code: 'shutting_down', message: 'the hub is shutting down; retry later' });
   });
 
-  it('are documented: operationId, the health tag, and both statuses of /readyz', async () => {
+  it('are documented: operationId, the operations tag, and both statuses of /readyz', async () => {
     const doc = (await probe('/docs/json')).body as {
       paths: Record<
         string,
         { get: { operationId: string; tags: string[]; responses: Record<string, unknown> } }
       >;
     };
-    expect(doc.paths['/healthz']?.get).toMatchObject({ operationId: 'getHealth', tags: ['health'] });
-    expect(doc.paths['/readyz']?.get).toMatchObject({ operationId: 'getReadiness', tags: ['health'] });
-    expect(Object.keys(doc.paths['/readyz']!.get.responses).sort()).toEqual(['200', '503']);
+    expect(doc.paths['/healthz']?.get).toMatchObject({ operationId: 'getHealth', tags: ['operations'] });
+    expect(doc.paths['/readyz']?.get).toMatchObject({ operationId: 'getReadiness', tags: ['operations'] });
+    // 200 and 503 with the verdict, and the statuses any route can answer (bad input, rate limit).
+    expect(Object.keys(doc.paths['/readyz']!.get.responses)).toEqual(expect.arrayContaining(['200', '503']));
   });
 });
