@@ -2,7 +2,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HybridClock, newOpId } from '@tillsync/sync-protocol';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, HubProcess } from '../../test/chaos/processes.js';
+import { freePort, HubProcess, postgresStorage } from '../../test/chaos/processes.js';
 import { TestHubServer } from '../../test/e2e/helpers/test-hub-server.js';
 import { buildApp } from '../src/app.js';
 import { isConnectionLost, isDatabaseUnavailable } from '../src/db/connection-errors.js';
@@ -395,19 +395,22 @@ describe('which database failures mean "retry later"', () => {
     return raw;
   }
 
-  it('a hub process (serve) whose backends are killed stays alive and serves', {
-    timeout: 90_000,
-  }, async () => {
+  /** A fresh schema with the catalogue and an admin token, and a `serve` for it (not started) tagged `appName`. */
+  async function serveProcess(tag: string) {
     const database: TestDatabase = await createTestDatabase('postgres');
     cleanups.push(() => database.drop());
     await seedCatalog(database.db, catalog);
     const token = (await ensureBootstrapAdmin(database.db))!;
-    const appName = `${testApplicationName(database.schema!)}-serve`;
-    const url = new URL(testDatabaseUrl());
-    url.searchParams.set('options', `-c search_path=${database.schema}`);
-    url.searchParams.set('application_name', appName);
-    const hubProcess = new HubProcess({ databaseUrl: url.toString() }, await freePort());
+    const appName = `${testApplicationName(database.schema!)}-${tag}`;
+    const hubProcess = new HubProcess(postgresStorage(database.schema!, appName), await freePort());
     cleanups.push(() => hubProcess.kill());
+    return { database, token, appName, hubProcess };
+  }
+
+  it('a hub process (serve) whose backends are killed stays alive and serves', {
+    timeout: 90_000,
+  }, async () => {
+    const { token, appName, hubProcess } = await serveProcess('serve');
     await hubProcess.start();
     const get = () =>
       fetch(`${hubProcess.url}/v1/locations`, { headers: { authorization: `Bearer ${token}` } }).then(
@@ -427,14 +430,7 @@ describe('which database failures mean "retry later"', () => {
   it('a hub process (serve) whose backends are killed while it starts retries and comes up', {
     timeout: 90_000,
   }, async () => {
-    const database: TestDatabase = await createTestDatabase('postgres');
-    cleanups.push(() => database.drop());
-    await seedCatalog(database.db, catalog);
-    const token = (await ensureBootstrapAdmin(database.db))!;
-    const appName = `${testApplicationName(database.schema!)}-boot`;
-    const url = new URL(testDatabaseUrl());
-    url.searchParams.set('options', `-c search_path=${database.schema}`);
-    url.searchParams.set('application_name', appName);
+    const { database, token, appName, hubProcess } = await serveProcess('boot');
     // The admin-token check at startup waits on this lock, so its backend is there to be killed.
     const locker = new pg.Client({
       connectionString: testDatabaseUrl(),
@@ -444,8 +440,6 @@ describe('which database failures mean "retry later"', () => {
     await locker.query('BEGIN');
     await locker.query(`LOCK TABLE ${quoteIdent(database.schema!)}.api_tokens IN ACCESS EXCLUSIVE MODE`);
     cleanups.push(() => locker.end());
-    const hubProcess = new HubProcess({ databaseUrl: url.toString() }, await freePort());
-    cleanups.push(() => hubProcess.kill());
     const started = hubProcess.start();
     await expect.poll(() => backends(appName, 'waiting on a lock'), { timeout: 30_000 }).toBe(1);
     expect(await kill(appName, 'waiting on a lock')).toBe(1);
