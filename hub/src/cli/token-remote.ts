@@ -7,22 +7,21 @@ import { type CliIo, type CliOutcome, say, UsageError } from './io.js';
  * hub validates; this only carries the arguments there and prints the answer.
  */
 
-export type RemoteTokenAction = 'create' | 'list' | 'revoke' | 'rotate';
-
-export interface RemoteTokenArgs {
-  action: RemoteTokenAction;
+interface RemoteOptions {
   /** The hub's base URL; else TILLSYNC_URL. */
   url?: string | undefined;
   /** An admin token; else TILLSYNC_TOKEN. */
   token?: string | undefined;
-  /** revoke, rotate: the token's id (the part after "tsk."). */
-  id?: string | undefined;
   role?: string | undefined;
   location?: string | undefined;
   name?: string | undefined;
   expiresInDays?: string | undefined;
   expiresAt?: string | undefined;
 }
+
+/** revoke and rotate name a token: its id (the part after "tsk."), required by commander. */
+export type RemoteTokenArgs = RemoteOptions &
+  ({ action: 'create' | 'list' } | { action: 'revoke' | 'rotate'; id: string });
 
 /** The hub the remote commands talk to, when one is given (flag or environment). */
 export function remoteUrl(io: CliIo, url: string | undefined): string | undefined {
@@ -79,8 +78,6 @@ export async function remoteToken(io: CliIo, args: RemoteTokenArgs): Promise<Cli
     }
     case 'revoke':
     case 'rotate': {
-      if (!args.id)
-        throw new UsageError(`token ${args.action} needs the token's id: token ${args.action} <id>`);
       const answer = await call('POST', `v1/tokens/${encodeURIComponent(args.id)}/${args.action}`);
       if (!answer.ok) return failed(io, answer);
       if (args.action === 'revoke') {
