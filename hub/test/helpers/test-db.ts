@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
+import { connectPostgres } from '../../src/db/open.js';
 import { PgliteDatabase } from '../../src/db/pglite.js';
-import { PostgresDatabase, quoteIdent } from '../../src/db/postgres.js';
+import { quoteIdent } from '../../src/db/postgres.js';
 
 export type TestDbKind = 'pglite' | 'postgres';
 
@@ -56,7 +57,7 @@ export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promi
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const url = testDatabaseUrl();
-  const db = await PostgresDatabase.connect({
+  const db = await connectPostgres({
     connectionString: url,
     schema,
     max: 10,
