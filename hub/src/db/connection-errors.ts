@@ -29,9 +29,6 @@ const SOCKET_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-/** postgres.js's codes for a connection that closed, was ended or could not be made in time. */
-const DRIVER_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT']);
-
 /** node-postgres reports these with a message only. */
 const LOST_MESSAGES = ['Connection terminated', 'not queryable', 'timeout exceeded when trying to connect'];
 
@@ -51,7 +48,6 @@ export function isConnectionLost(err: unknown): boolean {
       CONNECTION_LOST_CODES.has(code) ||
       code.startsWith('08') ||
       SOCKET_CODES.has(code) ||
-      DRIVER_CODES.has(code) ||
       LOST_MESSAGES.some((m) => e.message.includes(m))
     );
   });

@@ -3,19 +3,7 @@ import type { HubConfig } from '../config.js';
 import type { Database } from './database.js';
 import { migrate } from './migrate.js';
 import { PgliteDatabase } from './pglite.js';
-import { PostgresDatabase, type PostgresOptions } from './postgres.js';
-import { PostgresJsDatabase } from './postgres-js.js';
-
-/**
- * Postgres through the driver TILLSYNC_PG_DRIVER names: `pg` (node-postgres, the default) or
- * `postgres` (postgres.js), for measuring one against the other (docs/benchmarks.md, "Driver").
- */
-export function connectPostgres(options: PostgresOptions): Promise<Database> {
-  const driver = process.env.TILLSYNC_PG_DRIVER ?? 'pg';
-  if (driver === 'postgres') return PostgresJsDatabase.connect(options);
-  if (driver !== 'pg') throw new Error(`TILLSYNC_PG_DRIVER must be pg or postgres, not ${driver}`);
-  return PostgresDatabase.connect(options);
-}
+import { PostgresDatabase } from './postgres.js';
 
 /**
  * Open the configured database (Postgres if DATABASE_URL is set, else PGlite) and migrate it: through
@@ -28,7 +16,7 @@ export async function openDatabase(
 ): Promise<Database> {
   let db: Database;
   if (config.databaseUrl && config.migrationDatabaseUrl) {
-    const owner = await connectPostgres({ connectionString: config.migrationDatabaseUrl, max: 1 });
+    const owner = await PostgresDatabase.connect({ connectionString: config.migrationDatabaseUrl, max: 1 });
     try {
       await migrate(owner);
     } finally {
@@ -37,7 +25,7 @@ export async function openDatabase(
   }
   if (config.databaseUrl) {
     const { applicationName, ...timeouts } = config.postgres;
-    db = await connectPostgres({ connectionString: config.databaseUrl, applicationName, timeouts });
+    db = await PostgresDatabase.connect({ connectionString: config.databaseUrl, applicationName, timeouts });
   } else {
     if (config.dataDir !== ':memory:') await mkdir(config.dataDir, { recursive: true });
     db = await PgliteDatabase.open(config.dataDir);

@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { ServerOptions } from 'socket.io';
 import { PostgresDatabase } from '../db/postgres.js';
-import { PostgresJsDatabase } from '../db/postgres-js.js';
 
 /*
  * Several hub instances on one Postgres: Socket.IO broadcasts (stock, reservations, device
@@ -19,7 +18,7 @@ export type SyncAdapter = NonNullable<ServerOptions['adapter']>;
 /** The cluster adapter for the app's database, or null where the hub runs alone (PGlite). */
 export async function clusterAdapter(app: FastifyInstance): Promise<SyncAdapter | null> {
   const db = app.db;
-  if (!(db instanceof PostgresDatabase || db instanceof PostgresJsDatabase)) return null;
+  if (!(db instanceof PostgresDatabase)) return null;
   const { rows } = await db.query<{ schema: string | null }>('SELECT current_schema() AS schema');
   const pool = new ListenerPool(db.pool, () =>
     app.log.warn('Socket.IO cluster LISTEN connection lost; the adapter reconnects'),

@@ -35,7 +35,7 @@ export async function buildTestHub(
   const database = await createTestDatabase();
   const app = await buildApp({
     config: {
-      logLevel: (process.env.DEBUG_LOG as 'silent') ?? 'silent',
+      logLevel: 'silent',
       bodyLimit: 1_048_576,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
       webhookAllowHosts: options.webhookAllowHosts ?? TEST_WEBHOOK_ALLOW_HOSTS,

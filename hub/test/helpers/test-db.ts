@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
-import { connectPostgres } from '../../src/db/open.js';
 import { PgliteDatabase } from '../../src/db/pglite.js';
-import { quoteIdent } from '../../src/db/postgres.js';
+import { PostgresDatabase, quoteIdent } from '../../src/db/postgres.js';
 
 export type TestDbKind = 'pglite' | 'postgres';
 
@@ -57,7 +56,7 @@ export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promi
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const url = testDatabaseUrl();
-  const db = await connectPostgres({
+  const db = await PostgresDatabase.connect({
     connectionString: url,
     schema,
     max: 10,

@@ -1,17 +1,23 @@
-import pg from 'pg';
 import postgres from 'postgres';
-import { type Database, INT8_OID, type PoolStats, parseInt8, type Queryable, type QueryResult } from './database.js';
+import {
+  type Database,
+  INT8_OID,
+  type PoolStats,
+  parseInt8,
+  type Queryable,
+  type QueryResult,
+} from '../../../hub/src/db/database.js';
 import {
   DEFAULT_APPLICATION_NAME,
   DEFAULT_POSTGRES_TIMEOUTS,
   type PostgresOptions,
   quoteIdent,
-} from './postgres.js';
-import { joinedTransaction } from './request-transaction.js';
+} from '../../../hub/src/db/postgres.js';
+import { joinedTransaction } from '../../../hub/src/db/request-transaction.js';
 
 /*
- * The hub's Database on postgres.js (porsager/postgres), the pipelining driver, beside the pg one
- * (db/postgres.ts) so the two can be measured on the same hub (docs/benchmarks.md, "Driver").
+ * The hub's Database on postgres.js (porsager/postgres), the pipelining driver: the comparison
+ * harness of `pnpm bench:driver` (docs/benchmarks.md, "Driver"; the hub stays on pg).
  * Same semantics: pool size, search_path, application_name, server-side timeouts, a client-side
  * query timeout, request-transaction joining, prepared statements on generic plans in transactions,
  * values and errors in the shape the rest of the hub (and PGlite) uses.
@@ -42,12 +48,7 @@ export class PostgresJsDatabase implements Database {
     private readonly sql: Sql,
     private readonly max: number,
     private readonly queryTimeoutMs: number,
-    /** The Socket.IO cluster adapter's LISTEN/NOTIFY (sync/cluster.ts) stays on pg. */
-    readonly pool: pg.Pool,
-  ) {
-    pool.on('error', () => undefined);
-    pool.on('connect', (client) => client.on('error', () => undefined));
-  }
+  ) {}
 
   static async connect(options: PostgresOptions): Promise<PostgresJsDatabase> {
     const timeouts = { ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts };
@@ -78,14 +79,7 @@ export class PostgresJsDatabase implements Database {
         ...(options.schema ? { search_path: quoteIdent(options.schema) } : {}),
       },
     } as postgres.Options<Record<string, postgres.PostgresType>>) as unknown as Sql;
-    const listener = new pg.Pool({
-      connectionString: options.connectionString,
-      max: 2,
-      application_name: options.applicationName ?? DEFAULT_APPLICATION_NAME,
-      connectionTimeoutMillis: timeouts.connectTimeoutMs,
-      ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
-    });
-    return new PostgresJsDatabase(sql, max, timeouts.queryTimeoutMs, listener);
+    return new PostgresJsDatabase(sql, max, timeouts.queryTimeoutMs);
   }
 
   /** postgres.js does not expose its queues: total is the pool's size, waiting the callers in flight. */
@@ -137,13 +131,20 @@ export class PostgresJsDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.sql.end({ timeout: 5 }), this.pool.end()]);
+    await this.sql.end({ timeout: 5 });
   }
 }
 
 /** Every statement is prepared (named, once per connection): unprepared ones cost postgres.js a Describe round trip. */
-async function run<R>(sql: Sql, text: string, params: readonly unknown[], timeoutMs: number): Promise<QueryResult<R>> {
-  const res = await normalized(withTimeout(sql.unsafe(text, untyped(sql, params), { prepare: true }), timeoutMs));
+async function run<R>(
+  sql: Sql,
+  text: string,
+  params: readonly unknown[],
+  timeoutMs: number,
+): Promise<QueryResult<R>> {
+  const res = await normalized(
+    withTimeout(sql.unsafe(text, untyped(sql, params), { prepare: true }), timeoutMs),
+  );
   return { rows: res as unknown as R[], rowCount: res.count ?? 0 };
 }
 
