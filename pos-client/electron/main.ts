@@ -32,8 +32,8 @@ function openTill(): { till: Till; agent: SyncAgent; api: CashierApi } {
   const { vault, warning } = electronTokenVault();
   if (warning) console.warn(warning);
   const till = Till.open({ dataDir, vault });
-  const agent = new SyncAgent(till, { appVersion: app.getVersion() });
-  return { till, agent, api: createCashierService(till, agent) };
+  const agent = new SyncAgent(till.replica, { appVersion: app.getVersion() });
+  return { till, agent, api: createCashierService(till.cashier, agent) };
 }
 
 /** Only our own page, in its top frame, may call the till. */
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     if (win.isMinimized()) win.restore();
     win.focus();
   });
-  const unwatch = watchTillState(till, agent, api, (state) => {
+  const unwatch = watchTillState(till.cashier, agent, api, (state) => {
     if (!win.isDestroyed()) win.webContents.send(STATE_CHANNEL, state);
   });
   agent.start();

@@ -18,7 +18,7 @@ describe('the sync agent without a hub', () => {
   let states: SyncState[];
 
   function makeAgent(): SyncAgent {
-    const a = new SyncAgent(till, { backoff: { baseMs: 1000, maxMs: 4000 } });
+    const a = new SyncAgent(till.replica, { backoff: { baseMs: 1000, maxMs: 4000 } });
     a.on('state', (s) => states.push(s.state));
     return a;
   }
@@ -38,7 +38,7 @@ describe('the sync agent without a hub', () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
     dir = tempDir('till-agent-');
     till = Till.open({ dataDir: dir });
-    till.saveCatalog([product('LIP-RED', 'Red lipstick', 1500)], T0);
+    till.replica.saveCatalog([product('LIP-RED', 'Red lipstick', 1500)], T0);
     states = [];
   });
   afterEach(async () => {
@@ -50,7 +50,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('goes connecting → waiting and retries after a growing, capped backoff', async () => {
-    till.saveEnrolment(PARIS_TILL);
+    till.replica.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     expect(agent.state).toBe('connecting');
@@ -96,23 +96,23 @@ describe('the sync agent without a hub', () => {
   });
 
   it('keeps every sale in the outbox while it cannot reach the hub, and after it stops', async () => {
-    till.saveEnrolment(PARIS_TILL);
-    till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    till.replica.saveEnrolment(PARIS_TILL);
+    till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
     agent = makeAgent();
     agent.start();
     await statesSeen(2);
-    till.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }] });
-    const before = till.pendingBatch(10).map((e) => e.opId);
+    till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }] });
+    const before = till.replica.pendingBatch(10).map((e) => e.opId);
 
     await agent.stop();
     expect(agent.status()).toMatchObject({ state: 'stopped', online: false, nextRetryAt: null });
-    expect(till.status().outboxDepth).toBe(2);
-    expect(till.pendingBatch(10).map((e) => e.opId)).toEqual(before);
-    expect(till.listenerCount('op')).toBe(0);
+    expect(till.cashier.status().outboxDepth).toBe(2);
+    expect(till.replica.pendingBatch(10).map((e) => e.opId)).toEqual(before);
+    expect(till.replica.listenerCount('op')).toBe(0);
   });
 
   it('stops for good: stop() twice is fine, and no retry fires afterwards', async () => {
-    till.saveEnrolment(PARIS_TILL);
+    till.replica.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     await statesSeen(2);
@@ -126,7 +126,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('stops while still connecting, and the late connection error changes nothing', async () => {
-    till.saveEnrolment(PARIS_TILL);
+    till.replica.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     await agent.stop();
@@ -136,7 +136,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('connects again at once when started after a stop', async () => {
-    till.saveEnrolment(PARIS_TILL);
+    till.replica.saveEnrolment(PARIS_TILL);
     agent = makeAgent();
     agent.start();
     await statesSeen(2);
@@ -151,7 +151,7 @@ describe('the sync agent without a hub', () => {
   });
 
   it('is refused, without retrying, when the till has no device token', async () => {
-    till.saveEnrolment({ ...PARIS_TILL, token: '' });
+    till.replica.saveEnrolment({ ...PARIS_TILL, token: '' });
     agent = makeAgent();
     agent.start();
     expect(agent.status()).toEqual({

@@ -32,7 +32,7 @@ describe('the cashier service over a till', () => {
 
   const open = (options: Parameters<typeof cashierTill>[0] = {}) => {
     t = cashierTill(options);
-    api = createCashierService(t.till, t.agent);
+    api = createCashierService(t.till.cashier, t.agent);
   };
   afterEach(() => {
     t.close();
@@ -55,7 +55,7 @@ describe('the cashier service over a till', () => {
     });
 
     await api.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }], payment: 'cash' });
-    t.till.applyReservations({
+    t.till.replica.applyReservations({
       snapshot: false,
       changes: [{ orderId: 'ord-1', sku: 'MASCARA', qty: 1, status: 'held', expiresAt: null }],
     });
@@ -109,7 +109,7 @@ describe('the cashier service over a till', () => {
 
   it('hands over a pickup order and records a count', async () => {
     open();
-    t.till.applyReservations({
+    t.till.replica.applyReservations({
       snapshot: false,
       changes: [{ orderId: 'ord-7', sku: 'LIP-RED', qty: 2, status: 'held', expiresAt: null }],
     });
@@ -170,7 +170,7 @@ describe('the cashier service over a till', () => {
     servers.push(silent);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     open({ hubUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` });
-    api = createCashierService(t.till, t.agent, { stockTimeoutMs: 300 });
+    api = createCashierService(t.till.cashier, t.agent, { stockTimeoutMs: 300 });
     const started = Date.now();
     const lookup = await api.stock('MASCARA');
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -181,7 +181,7 @@ describe('the cashier service over a till', () => {
   it('reports a burst of changes as at most a few throttled states, the last one current', async () => {
     open();
     const seen: TillState[] = [];
-    const stop = watchTillState(t.till, t.agent, api, (s) => seen.push(s), 200);
+    const stop = watchTillState(t.till.cashier, t.agent, api, (s) => seen.push(s), 200);
     for (let i = 0; i < 10; i++) await api.sell({ lines: [{ ref: 'MASCARA', qty: 1 }], payment: 'cash' });
     await new Promise((r) => setTimeout(r, 450));
     stop();

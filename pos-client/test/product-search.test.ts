@@ -67,18 +67,18 @@ describe('product search', () => {
     const dir = tempDir('till-search-');
     dirs.push(dir);
     const t = Till.open({ dataDir: dir });
-    t.saveEnrolment(PARIS_TILL);
+    t.replica.saveEnrolment(PARIS_TILL);
     return t;
   }
 
   it('answers as the plain scan does, before and after the catalogue changes', () => {
     const t = till();
     for (const products of [catalogue(), catalogue(true)]) {
-      t.saveCatalog(products, 1);
+      t.replica.saveCatalog(products, 1);
       for (const q of QUERIES) {
         for (const limit of [20, 5_000]) {
           expect(
-            t.store.searchProducts(q, limit).map((p) => p.sku),
+            t.cashier.searchProducts(q, limit).map((p) => p.sku),
             `${q} (limit ${limit})`,
           ).toEqual(reference(products, q, limit));
         }
@@ -102,7 +102,7 @@ describe('product search', () => {
     ).run();
     db.close();
     const t = Till.open({ dataDir: dir });
-    expect(t.store.searchProducts('lipstick').map((p) => p.sku)).toEqual(['LIP-RED']);
+    expect(t.cashier.searchProducts('lipstick').map((p) => p.sku)).toEqual(['LIP-RED']);
     t.close();
   });
 });

@@ -31,7 +31,7 @@ describe('till command line', () => {
     const t = Till.open({ dataDir: dir });
     try {
       const { n } = t.db.prepare('SELECT count(*) AS n FROM receipts').get() as { n: number };
-      return { ops: t.status().outboxDepth, receipts: n };
+      return { ops: t.cashier.status().outboxDepth, receipts: n };
     } finally {
       t.close();
     }

@@ -29,8 +29,8 @@ describe('a till whose clock jumps', () => {
     mono += ms;
   };
   const sell = () => {
-    till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
-    return till.pendingBatch(1000).at(-1)!.op;
+    till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    return till.replica.pendingBatch(1000).at(-1)!.op;
   };
   const wallOf = (op: { hlc: string }) => parseHlc(op.hlc).wall;
   const hello = () =>
@@ -40,14 +40,14 @@ describe('a till whose clock jumps', () => {
       serverHlc: encodeHlc({ wall: real, counter: 0, node: 'hub' }),
       deviceId: 'paris-1',
       locationId: 'paris',
-      lastAckedSeq: till.status().lastAckedSeq,
+      lastAckedSeq: till.cashier.status().lastAckedSeq,
       stockCursor: '1',
     });
   /** What the sync agent does on a hello: the offset is the till's wall minus the hub's time. */
-  const connect = () => till.applyHello(hello(), [], wall - real);
+  const connect = () => till.replica.applyHello(hello(), [], wall - real);
   const ackAll = () => {
-    const pending = till.pendingBatch(1000);
-    till.applyAck(
+    const pending = till.replica.pendingBatch(1000);
+    till.replica.applyAck(
       Ack.parse({
         lastAckedSeq: pending.at(-1)!.seq,
         results: pending.map((e) => ({ seq: e.seq, opId: e.opId, status: 'applied' })),
@@ -85,9 +85,9 @@ describe('a till whose clock jumps', () => {
     const after = sell();
     expect(wallOf(after)).toBe(real);
     expect(after.hlc > before.hlc).toBe(true);
-    expect(till.status().clockJump).toEqual({ at: real, byMs: by });
+    expect(till.cashier.status().clockJump).toEqual({ at: real, byMs: by });
     // The heartbeat reports this offset; the hub's health rules flag a clock this far off.
-    expect(till.store.meta('clockOffsetMs')).toBe(by);
+    expect(till.replica.clockOffsetMs()).toBe(by);
     // Reconnecting measures the same offset: nothing moves.
     connect();
     run(MIN);
@@ -102,7 +102,7 @@ describe('a till whose clock jumps', () => {
     mono = 0; // a new process: its monotonic clock starts again
     run(10 * MIN);
     till = open();
-    expect(till.status().clockJump).toMatchObject({ byMs: -(DAY - 10 * MIN) });
+    expect(till.cashier.status().clockJump).toMatchObject({ byMs: -(DAY - 10 * MIN) });
     run(5 * MIN);
     // Not a day early: at least 5 minutes after the last stamp before the restart.
     const offline = sell();

@@ -64,11 +64,11 @@ describe('a till database damaged on disk', () => {
       ]),
     });
     // 80 sales synced (their rows deleted: freed pages keep them), then 240 waiting.
-    for (let i = 0; i < 80; i++) till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
-    till.applyAck({ lastAckedSeq: 80, results: [], stock: [] });
+    for (let i = 0; i < 80; i++) till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    till.replica.applyAck({ lastAckedSeq: 80, results: [], stock: [] });
     for (let i = 0; i < 240; i++)
-      till.sell({ lines: [{ ref: i % 2 ? 'LIP-RED' : 'MASCARA', qty: 1 + (i % 3) }] });
-    outbox = till.pendingBatch(1_000);
+      till.cashier.sell({ lines: [{ ref: i % 2 ? 'LIP-RED' : 'MASCARA', qty: 1 + (i % 3) }] });
+    outbox = till.replica.pendingBatch(1_000);
     pageSize = till.db.pragma('page_size', { simple: true }) as number;
     pageCount = till.db.pragma('page_count', { simple: true }) as number;
     pages = till.db
@@ -157,8 +157,8 @@ describe('a till database damaged on disk', () => {
 
   it('a till killed before a checkpoint: ops only in the WAL are salvaged, the header coming from the WAL', () => {
     const till = Till.open({ dataDir: dir });
-    for (let i = 0; i < 30; i++) till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
-    const all = till.pendingBatch(1_000);
+    for (let i = 0; i < 30; i++) till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    const all = till.replica.pendingBatch(1_000);
     // The crash image: the files as they are while the till runs (no checkpoint since the sales).
     const crashed = tempDir('till-crashed-');
     try {
@@ -219,7 +219,7 @@ describe('a till database damaged on disk', () => {
 
       const till = Till.open({ dataDir: newDir });
       try {
-        const taken = till.pendingBatch(1_000);
+        const taken = till.replica.pendingBatch(1_000);
         const kept = outbox.filter((e) => !lostSeqs.includes(e.seq));
         // Same ops (ids, clocks, receipts), under the new till's seqs.
         expect(taken.map((e) => e.opId)).toEqual(kept.map((e) => e.opId));
@@ -238,7 +238,7 @@ describe('a till database damaged on disk', () => {
 
     it("refuses to salvage another till's damaged disk", async () => {
       const other = Till.open({ dataDir: newDir });
-      other.saveEnrolment({
+      other.replica.saveEnrolment({
         deviceId: 'paris-2',
         locationId: 'paris',
         name: 'Paris till 2',

@@ -26,7 +26,7 @@ describe('the till data directory is private to the till user', () => {
     const till = provision(Till.open({ dataDir: dir }), { catalog: CATALOG, at: 1 });
     const log = openTillLog(till, dir);
     try {
-      till.receive([{ ref: 'LIP-RED', qty: 1 }]);
+      till.cashier.receive([{ ref: 'LIP-RED', qty: 1 }]);
       expect(mode(dir)).toBe(0o700);
       expect(mode(db())).toBe(0o600);
       expect(mode(`${db()}-wal`)).toBe(0o600);
@@ -50,8 +50,8 @@ describe('the till data directory is private to the till user', () => {
     const till = Till.open({ dataDir: dir });
     const log = openTillLog(till, dir);
     try {
-      expect(till.enrolment?.deviceId).toBe('paris-1');
-      till.receive([{ ref: 'LIP-RED', qty: 1 }]);
+      expect(till.replica.enrolment?.deviceId).toBe('paris-1');
+      till.cashier.receive([{ ref: 'LIP-RED', qty: 1 }]);
       expect(mode(dir)).toBe(0o700);
       for (const f of [db(), `${db()}-wal`, `${db()}-shm`, join(dir, 'till.log')])
         expect(mode(f)).toBe(0o600);
@@ -96,35 +96,35 @@ describe('the device token in its vault', () => {
 
   it('the plain vault keeps the token readable by the till (files 0600 are its protection)', () => {
     const till = Till.open({ dataDir: dir });
-    till.saveEnrolment({ ...PARIS_TILL, token });
+    till.replica.saveEnrolment({ ...PARIS_TILL, token });
     till.close();
     const again = Till.open({ dataDir: dir, vault: plainVault });
-    expect(again.enrolment?.token).toBe(token);
+    expect(again.replica.enrolment?.token).toBe(token);
     again.close();
   });
 
   it('a sealing vault stores the token sealed, and opens it again after a restart', () => {
     const vault = aesVault();
     const till = Till.open({ dataDir: dir, vault });
-    till.saveEnrolment({ ...PARIS_TILL, token });
-    expect(till.enrolment?.token).toBe(token);
+    till.replica.saveEnrolment({ ...PARIS_TILL, token });
+    expect(till.replica.enrolment?.token).toBe(token);
     expect(onDisk()).not.toContain(token);
     till.close();
     expect(onDisk()).not.toContain(token);
     const again = Till.open({ dataDir: dir, vault });
-    expect(again.enrolment?.token).toBe(token);
+    expect(again.replica.enrolment?.token).toBe(token);
     again.close();
   });
 
   it('seals a token enrolled in plain (from the CLI) at the first open with the sealing vault, leaving no plain copy', () => {
     const plain = Till.open({ dataDir: dir });
-    plain.saveEnrolment({ ...PARIS_TILL, token });
+    plain.replica.saveEnrolment({ ...PARIS_TILL, token });
     plain.close();
     expect(onDisk()).toContain(token);
 
     const vault = aesVault();
     const sealed = Till.open({ dataDir: dir, vault });
-    expect(sealed.enrolment?.token).toBe(token);
+    expect(sealed.replica.enrolment?.token).toBe(token);
     expect(onDisk()).not.toContain(token);
     sealed.close();
     expect(onDisk()).not.toContain(token);
@@ -135,11 +135,11 @@ describe('the device token in its vault', () => {
     provision(Till.open({ dataDir: dir, vault }), { catalog: CATALOG, at: 1 }).close();
     const cli = Till.open({ dataDir: dir });
     try {
-      expect(cli.enrolment?.deviceId).toBe('paris-1');
-      cli.receive([{ ref: 'LIP-RED', qty: 2 }]);
-      expect(cli.status()).toMatchObject({ deviceId: 'paris-1', outboxDepth: 1 });
-      expect(() => cli.enrolment?.token).toThrow(TokenSealedError);
-      expect(() => cli.enrolment?.token).toThrow(/sealed by test-aes/);
+      expect(cli.replica.enrolment?.deviceId).toBe('paris-1');
+      cli.cashier.receive([{ ref: 'LIP-RED', qty: 2 }]);
+      expect(cli.cashier.status()).toMatchObject({ deviceId: 'paris-1', outboxDepth: 1 });
+      expect(() => cli.replica.enrolment?.token).toThrow(TokenSealedError);
+      expect(() => cli.replica.enrolment?.token).toThrow(/sealed by test-aes/);
     } finally {
       cli.close();
     }

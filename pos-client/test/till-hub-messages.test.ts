@@ -22,9 +22,9 @@ describe('a till applying what the hub sends', () => {
   let till: Till;
 
   const open = () => Till.open({ dataDir: dir, now: () => now });
-  const sellOne = (sku: string) => till.sell({ lines: [{ ref: sku, qty: 1 }] });
-  const outboxSeqs = () => till.pendingBatch(100).map((e) => e.seq);
-  const opId = (seq: number) => till.pendingBatch(100).find((e) => e.seq === seq)?.opId ?? '';
+  const sellOne = (sku: string) => till.cashier.sell({ lines: [{ ref: sku, qty: 1 }] });
+  const outboxSeqs = () => till.replica.pendingBatch(100).map((e) => e.seq);
+  const opId = (seq: number) => till.replica.pendingBatch(100).find((e) => e.seq === seq)?.opId ?? '';
   const applied = (seq: number): OpResult => ({ seq, opId: opId(seq), status: 'applied' });
   const rejected = (seq: number, code: string, reason: string) =>
     ({ seq, opId: opId(seq), status: 'rejected', code, reason }) as OpResult;
@@ -62,9 +62,9 @@ describe('a till applying what the hub sends', () => {
       sellOne('LIP-RED');
       sellOne('LIP-RED');
       sellOne('LIP-RED');
-      expect(till.stock('LIP-RED')?.onHand).toBe(7);
+      expect(till.cashier.stock('LIP-RED')?.onHand).toBe(7);
 
-      till.applyAck(
+      till.replica.applyAck(
         Ack.parse({
           lastAckedSeq: 2,
           results: [applied(1), applied(2)],
@@ -72,26 +72,31 @@ describe('a till applying what the hub sends', () => {
         }),
       );
       expect(outboxSeqs()).toEqual([3]);
-      expect(till.status()).toMatchObject({ outboxDepth: 1, lastAckedSeq: 2, cursor: 2, rejected: [] });
+      expect(till.cashier.status()).toMatchObject({
+        outboxDepth: 1,
+        lastAckedSeq: 2,
+        cursor: 2,
+        rejected: [],
+      });
       // The hub's 8 (two sales in) minus the one it has not seen yet.
-      expect(till.stock('LIP-RED')).toMatchObject({ onHand: 7, version: 6 });
+      expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 7, version: 6 });
     });
 
     it('keeps a permanent rejection for the cashier, removes its effect from the view, and goes on', () => {
       now = 1_700_000_100_000;
       sellOne('LIP-RED');
-      till.count([{ ref: 'MASCARA', counted: 2 }]);
+      till.cashier.count([{ ref: 'MASCARA', counted: 2 }]);
       sellOne('LIP-RED');
-      expect(till.stock('MASCARA')?.onHand).toBe(2);
+      expect(till.cashier.stock('MASCARA')?.onHand).toBe(2);
 
-      till.applyAck(
+      till.replica.applyAck(
         Ack.parse({
           lastAckedSeq: 3,
           results: [applied(1), rejected(2, 'malformed', 'count line 1: bad count'), applied(3)],
           stock: [stockPush('1', '2', [stockRow('LIP-RED', { onHand: 8, version: 5 })])],
         }),
       );
-      expect(till.status()).toMatchObject({
+      expect(till.cashier.status()).toMatchObject({
         outboxDepth: 0,
         lastAckedSeq: 3,
         rejected: [
@@ -104,33 +109,33 @@ describe('a till applying what the hub sends', () => {
           },
         ],
       });
-      expect(till.status().rejected[0]?.op).toMatchObject({
+      expect(till.cashier.status().rejected[0]?.op).toMatchObject({
         type: 'count',
         lines: [{ sku: 'MASCARA', counted: 2 }],
       });
-      expect(till.stock('MASCARA')).toMatchObject({ onHand: 5, version: 1 });
-      expect(till.stock('LIP-RED')?.onHand).toBe(8);
+      expect(till.cashier.stock('MASCARA')).toMatchObject({ onHand: 5, version: 1 });
+      expect(till.cashier.stock('LIP-RED')?.onHand).toBe(8);
     });
 
     it('takes a refused sale of a SKU the hub does not stock out of the view', () => {
       sellOne('GLOSS-NEW');
-      expect(till.stock('GLOSS-NEW')?.onHand).toBe(-1);
+      expect(till.cashier.stock('GLOSS-NEW')?.onHand).toBe(-1);
 
-      till.applyAck(
+      till.replica.applyAck(
         Ack.parse({
           lastAckedSeq: 1,
           results: [rejected(1, 'unknown_sku', 'no product GLOSS-NEW at the hub')],
           stock: [],
         }),
       );
-      expect(till.status().rejected.map((r) => r.code)).toEqual(['unknown_sku']);
-      expect(till.stock('GLOSS-NEW')).toMatchObject({ onHand: 0, version: 0 });
+      expect(till.cashier.status().rejected.map((r) => r.code)).toEqual(['unknown_sku']);
+      expect(till.cashier.stock('GLOSS-NEW')).toMatchObject({ onHand: 0, version: 0 });
     });
 
     it('keeps ops held back by a seq gap, unrejected, to send again', () => {
       sellOne('LIP-RED');
       sellOne('MASCARA');
-      till.applyAck(
+      till.replica.applyAck(
         Ack.parse({
           lastAckedSeq: 0,
           results: [rejected(1, 'seq_gap', 'expected seq 1'), rejected(2, 'seq_gap', 'expected seq 1')],
@@ -138,16 +143,16 @@ describe('a till applying what the hub sends', () => {
         }),
       );
       expect(outboxSeqs()).toEqual([1, 2]);
-      expect(till.status()).toMatchObject({ outboxDepth: 2, lastAckedSeq: 0, rejected: [] });
-      expect(till.stock('LIP-RED')?.onHand).toBe(9);
-      expect(till.stock('MASCARA')?.onHand).toBe(4);
+      expect(till.cashier.status()).toMatchObject({ outboxDepth: 2, lastAckedSeq: 0, rejected: [] });
+      expect(till.cashier.stock('LIP-RED')?.onHand).toBe(9);
+      expect(till.cashier.stock('MASCARA')?.onHand).toBe(4);
     });
 
     it('drops a seq conflict from the outbox (the hub never acknowledges it) and keeps it on the rejected list', () => {
       sellOne('LIP-RED');
       sellOne('MASCARA');
       sellOne('LIP-RED');
-      till.applyAck(
+      till.replica.applyAck(
         Ack.parse({
           lastAckedSeq: 1,
           results: [applied(1), rejected(2, 'seq_conflict', 'seq 2 was used by another op')],
@@ -155,59 +160,61 @@ describe('a till applying what the hub sends', () => {
         }),
       );
       expect(outboxSeqs()).toEqual([3]);
-      expect(till.status().rejected.map((r) => [r.seq, r.code])).toEqual([[2, 'seq_conflict']]);
-      expect(till.stock('MASCARA')?.onHand).toBe(5);
-      expect(till.stock('LIP-RED')?.onHand).toBe(8);
+      expect(till.cashier.status().rejected.map((r) => [r.seq, r.code])).toEqual([[2, 'seq_conflict']]);
+      expect(till.cashier.stock('MASCARA')?.onHand).toBe(5);
+      expect(till.cashier.stock('LIP-RED')?.onHand).toBe(8);
     });
   });
 
   describe('stock pushes', () => {
     it('ignores a row older than or as old as the one it holds, and takes a newer one', () => {
-      till.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 7, version: 2 })]));
-      expect(till.stock('LIP-RED')).toMatchObject({ onHand: 10, version: 3 });
-      till.applyStockPush(stockPush('2', '3', [stockRow('LIP-RED', { onHand: 6, version: 3 })]));
-      expect(till.stock('LIP-RED')).toMatchObject({ onHand: 10, version: 3 });
-      till.applyStockPush(stockPush('3', '4', [stockRow('LIP-RED', { onHand: 9, reserved: 2, version: 4 })]));
-      expect(till.stock('LIP-RED')).toMatchObject({ onHand: 9, reserved: 2, version: 4 });
+      till.replica.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 7, version: 2 })]));
+      expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 10, version: 3 });
+      till.replica.applyStockPush(stockPush('2', '3', [stockRow('LIP-RED', { onHand: 6, version: 3 })]));
+      expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 10, version: 3 });
+      till.replica.applyStockPush(
+        stockPush('3', '4', [stockRow('LIP-RED', { onHand: 9, reserved: 2, version: 4 })]),
+      );
+      expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 9, reserved: 2, version: 4 });
     });
 
     it('ignores rows of another location', () => {
-      till.applyStockPush(
+      till.replica.applyStockPush(
         stockPush('1', '2', [stockRow('LIP-RED', { locationId: 'lyon', onHand: 50, version: 9 })]),
       );
-      expect(till.stock('LIP-RED')).toMatchObject({ locationId: 'paris', onHand: 10, version: 3 });
+      expect(till.cashier.stock('LIP-RED')).toMatchObject({ locationId: 'paris', onHand: 10, version: 3 });
     });
 
     it('shows the hub row plus the ops the hub has not acknowledged yet', () => {
       sellOne('LIP-RED');
       sellOne('LIP-RED');
       // Another till sold 3: the hub's row does not include this till's 2.
-      till.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 7, version: 4 })]));
-      expect(till.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 6 });
-      expect(till.status().outboxDepth).toBe(2);
+      till.replica.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 7, version: 4 })]));
+      expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 6 });
+      expect(till.cashier.status().outboxDepth).toBe(2);
     });
 
     it('moves the cursor only when a page continues from it, and reports a gap', () => {
-      expect(till.applyStockPush(stockPush('1', '3', []))).toBe(false);
-      expect(till.status().cursor).toBe(3);
+      expect(till.replica.applyStockPush(stockPush('1', '3', []))).toBe(false);
+      expect(till.cashier.status().cursor).toBe(3);
 
       // Cursors 4 and 5 were missed: the rows still count, the cursor waits for the pull.
-      expect(till.applyStockPush(stockPush('5', '6', [stockRow('MASCARA', { onHand: 4, version: 2 })]))).toBe(
-        true,
-      );
-      expect(till.status().cursor).toBe(3);
-      expect(till.stock('MASCARA')?.onHand).toBe(4);
+      expect(
+        till.replica.applyStockPush(stockPush('5', '6', [stockRow('MASCARA', { onHand: 4, version: 2 })])),
+      ).toBe(true);
+      expect(till.cashier.status().cursor).toBe(3);
+      expect(till.cashier.stock('MASCARA')?.onHand).toBe(4);
 
       // A pulled page overlapping what we hold continues from it.
-      expect(till.applyStockPush(stockPush('2', '5', []))).toBe(false);
-      expect(till.status().cursor).toBe(5);
+      expect(till.replica.applyStockPush(stockPush('2', '5', []))).toBe(false);
+      expect(till.cashier.status().cursor).toBe(5);
 
       // An old page changes nothing.
-      expect(till.applyStockPush(stockPush('1', '4', [stockRow('MASCARA', { onHand: 1, version: 1 })]))).toBe(
-        false,
-      );
-      expect(till.status().cursor).toBe(5);
-      expect(till.stock('MASCARA')?.onHand).toBe(4);
+      expect(
+        till.replica.applyStockPush(stockPush('1', '4', [stockRow('MASCARA', { onHand: 1, version: 1 })])),
+      ).toBe(false);
+      expect(till.cashier.status().cursor).toBe(5);
+      expect(till.cashier.stock('MASCARA')?.onHand).toBe(4);
     });
   });
 
@@ -217,31 +224,31 @@ describe('a till applying what the hub sends', () => {
       sellOne('LIP-RED');
       sellOne('LIP-RED');
       // The hub applied seqs 1 and 2 but the ack was lost; its row shows them, the pull brings it.
-      till.applyHello(
+      till.replica.applyHello(
         hello(2, '4'),
         [stockPush('1', '4', [stockRow('LIP-RED', { onHand: 8, version: 5 })])],
         250,
       );
 
-      expect(till.stock('LIP-RED')).toMatchObject({ onHand: 7, version: 6 });
-      expect(till.status()).toMatchObject({ lastAckedSeq: 2, nextSeq: 4, cursor: 4, outboxDepth: 3 });
+      expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 7, version: 6 });
+      expect(till.cashier.status()).toMatchObject({ lastAckedSeq: 2, nextSeq: 4, cursor: 4, outboxDepth: 3 });
       // Resent, the hub answers them as duplicates; only that ack removes them.
       expect(outboxSeqs()).toEqual([1, 2, 3]);
-      expect(till.store.meta('clockOffsetMs')).toBe(250);
+      expect(till.replica.clockOffsetMs()).toBe(250);
     });
 
     it('moves past the seqs the hub has seen when the till lost its data', () => {
-      till.applyHello(hello(41, '1'), [], 0);
-      expect(till.status()).toMatchObject({ lastAckedSeq: 41, nextSeq: 42 });
+      till.replica.applyHello(hello(41, '1'), [], 0);
+      expect(till.cashier.status()).toMatchObject({ lastAckedSeq: 41, nextSeq: 42 });
       expect(sellOne('LIP-RED').seq).toBe(42);
-      expect(till.stock('LIP-RED')?.onHand).toBe(9);
+      expect(till.cashier.stock('LIP-RED')?.onHand).toBe(9);
     });
 
     it('never moves the acknowledged seq backwards', () => {
       sellOne('LIP-RED');
-      till.applyAck(Ack.parse({ lastAckedSeq: 1, results: [applied(1)], stock: [] }));
-      till.applyHello(hello(0, '1'), [], 0);
-      expect(till.status()).toMatchObject({ lastAckedSeq: 1, nextSeq: 2 });
+      till.replica.applyAck(Ack.parse({ lastAckedSeq: 1, results: [applied(1)], stock: [] }));
+      till.replica.applyHello(hello(0, '1'), [], 0);
+      expect(till.cashier.status()).toMatchObject({ lastAckedSeq: 1, nextSeq: 2 });
     });
   });
 
@@ -257,39 +264,41 @@ describe('a till applying what the hub sends', () => {
         )
         .run();
 
-      till.replaceStock([
+      till.replica.replaceStock([
         stockPush('0', '7', [
           stockRow('LIP-RED', { onHand: 10, version: 3 }),
           stockRow('MASCARA', { onHand: 5, version: 2 }),
         ]),
       ]);
-      expect(till.store.allBase().map((r) => [r.sku, r.onHand, r.version])).toEqual([
+      expect(
+        till.db.prepare('SELECT sku, on_hand, version FROM stock_base ORDER BY sku').raw().all(),
+      ).toEqual([
         ['LIP-RED', 10, 3],
         ['MASCARA', 5, 2],
       ]);
-      expect(till.stock('LIP-RED')?.onHand).toBe(9);
-      expect(till.stock('MASCARA')).toMatchObject({ onHand: 5, version: 2 });
-      expect(till.stock('GLOSS-NEW')?.onHand).toBe(-1);
-      expect(till.stock('STRAY')).toBeUndefined();
-      expect(till.status()).toMatchObject({ cursor: 7, outboxDepth: 2 });
+      expect(till.cashier.stock('LIP-RED')?.onHand).toBe(9);
+      expect(till.cashier.stock('MASCARA')).toMatchObject({ onHand: 5, version: 2 });
+      expect(till.cashier.stock('GLOSS-NEW')?.onHand).toBe(-1);
+      expect(till.cashier.stock('STRAY')).toBeUndefined();
+      expect(till.cashier.status()).toMatchObject({ cursor: 7, outboxDepth: 2 });
     });
   });
 
   it('keeps the view, the outbox and the cursor across a restart', () => {
     sellOne('LIP-RED');
-    till.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 6, version: 4 })]));
+    till.replica.applyStockPush(stockPush('1', '2', [stockRow('LIP-RED', { onHand: 6, version: 4 })]));
     till.close();
     till = open();
-    expect(till.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 5 });
-    expect(till.status()).toMatchObject({ cursor: 2, outboxDepth: 1, nextSeq: 2 });
-    till.applyAck(
+    expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 5 });
+    expect(till.cashier.status()).toMatchObject({ cursor: 2, outboxDepth: 1, nextSeq: 2 });
+    till.replica.applyAck(
       Ack.parse({
         lastAckedSeq: 1,
         results: [applied(1)],
         stock: [stockPush('2', '3', [stockRow('LIP-RED', { onHand: 5, version: 5 })])],
       }),
     );
-    expect(till.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 5 });
-    expect(till.status().outboxDepth).toBe(0);
+    expect(till.cashier.stock('LIP-RED')).toMatchObject({ onHand: 5, version: 5 });
+    expect(till.cashier.status().outboxDepth).toBe(0);
   });
 });

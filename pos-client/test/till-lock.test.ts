@@ -36,21 +36,21 @@ describe('one till per data directory', () => {
   });
 
   it('refuses a second till on the directory and leaves the first one selling', () => {
-    holder!.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    holder!.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
     expect(() => Till.open({ dataDir: dir })).toThrow(TillLockedError);
     expect(() => Till.open({ dataDir: dir })).toThrow(
       `another till process is using ${dir}: one till per data directory`,
     );
 
-    holder!.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
-    expect(holder!.status()).toMatchObject({ outboxDepth: 2, nextSeq: 3 });
+    holder!.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    expect(holder!.cashier.status()).toMatchObject({ outboxDepth: 2, nextSeq: 3 });
   });
 
   it('opens the directory again once the first till is closed', () => {
-    holder!.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    holder!.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
     holder!.close();
     holder = Till.open({ dataDir: dir });
-    expect(holder.status()).toMatchObject({ outboxDepth: 1, nextSeq: 2 });
+    expect(holder.cashier.status()).toMatchObject({ outboxDepth: 1, nextSeq: 2 });
   });
 
   it('refuses another process with a clear message', () => {
@@ -100,6 +100,6 @@ describe('one till per data directory', () => {
     }
 
     holder = Till.open({ dataDir: dir });
-    expect(holder.status().deviceId).toBe('paris-1');
+    expect(holder.cashier.status().deviceId).toBe('paris-1');
   }, 20_000);
 });

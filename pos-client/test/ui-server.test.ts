@@ -44,10 +44,10 @@ describe('the cashier UI server', () => {
       '<!doctype html><title>Till</title><script src="app.js"></script>',
     );
     writeFileSync(join(uiDir, 'app.js'), 'console.log("till")');
-    const api = createCashierService(t.till, t.agent);
+    const api = createCashierService(t.till.cashier, t.agent);
     server = await startUiServer(api, {
       staticDir: uiDir,
-      watch: (listener) => watchTillState(t.till, t.agent, api, listener, 50),
+      watch: (listener) => watchTillState(t.till.cashier, t.agent, api, listener, 50),
     });
     client = httpCashierApi(server.origin, server.secret);
   });
@@ -149,7 +149,7 @@ describe('the cashier UI server', () => {
     expect((await client.stock('MASCARA')).here.onHand).toBe(4);
     expect(await client.count([{ ref: 'MASCARA', counted: 6 }])).toEqual({ seq: 3 });
     expect(await client.state()).toMatchObject({ outboxDepth: 3, syncState: 'stopped', online: false });
-    expect(t.till.stock('MASCARA')?.onHand).toBe(6);
+    expect(t.till.cashier.stock('MASCARA')?.onHand).toBe(6);
 
     const created = await authed('/api/sales', {
       method: 'POST',
@@ -159,7 +159,7 @@ describe('the cashier UI server', () => {
   });
 
   it('hands over a pickup order', async () => {
-    t.till.applyReservations({
+    t.till.replica.applyReservations({
       snapshot: false,
       changes: [{ orderId: 'ord/7', sku: 'LIP-RED', qty: 2, status: 'held', expiresAt: null }],
     });
@@ -211,8 +211,8 @@ describe('the cashier UI server', () => {
       code: 'unauthorized',
     });
 
-    expect(t.till.status().outboxDepth).toBe(0);
-    expect(t.till.stock('LIP-RED')?.onHand).toBe(10);
+    expect(t.till.cashier.status().outboxDepth).toBe(0);
+    expect(t.till.cashier.stock('LIP-RED')?.onHand).toBe(10);
   });
 
   it('streams the state with Server-Sent Events: the current one at once, then each change', async () => {

@@ -13,10 +13,10 @@ export async function openEnrolledTill(
   device: { locationId: string; name: string; id?: string },
 ): Promise<Till> {
   const till = Till.open({ dataDir });
-  const enrolment = till.enrolment;
+  const enrolment = till.replica.enrolment;
   if (enrolment) {
     // The hub came back on another address (PORT changed): the same device, pointed at it.
-    if (enrolment.hubUrl !== hubUrl) till.saveEnrolment({ ...enrolment, hubUrl });
+    if (enrolment.hubUrl !== hubUrl) till.replica.saveEnrolment({ ...enrolment, hubUrl });
     return till;
   }
   till.close();

@@ -65,7 +65,7 @@ export class SimulatedTill {
       this.perform(
         chooseAction(
           {
-            stock: this.till.store.allStock().filter((row) => this.till.product(row.sku)?.active),
+            stock: this.till.cashier.allStock().filter((row) => this.till.cashier.product(row.sku)?.active),
             returnable: this.returnable,
             offline: this.agent.state === 'stopped',
           },
@@ -81,7 +81,7 @@ export class SimulatedTill {
   private perform(action: TillAction): void {
     switch (action.kind) {
       case 'sale': {
-        const receipt = this.till.sell({
+        const receipt = this.till.cashier.sell({
           lines: action.lines.map((l) => ({ ref: l.sku, qty: l.qty })),
           paymentMethod: action.payment,
         });
@@ -94,13 +94,13 @@ export class SimulatedTill {
         this.returnable = this.returnable.filter(
           (r) => r.receiptId !== action.receiptId || r.sku !== action.sku,
         );
-        this.till.returnItems({
+        this.till.cashier.returnItems({
           originalReceiptId: action.receiptId,
           lines: [{ ref: action.sku, qty: 1, condition: action.condition }],
         });
         return;
       case 'receive':
-        this.till.receive([{ ref: action.sku, qty: action.qty }], 'demo delivery');
+        this.till.cashier.receive([{ ref: action.sku, qty: action.qty }], 'demo delivery');
         return;
       case 'idle':
         return;

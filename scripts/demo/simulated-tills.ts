@@ -44,7 +44,10 @@ export async function startSimulatedTills(options: SimulatedTillsOptions): Promi
       const till = await openEnrolledTill(options.db, options.hubUrl, dir, device);
       // Each logs to its own till.log like any till, never to the terminal the banner is on.
       const log = openTillLog(till, dir);
-      const agent = new SyncAgent(till, { heartbeatMs: config.timings.heartbeatMs, logger: log.logger });
+      const agent = new SyncAgent(till.replica, {
+        heartbeatMs: config.timings.heartbeatMs,
+        logger: log.logger,
+      });
       tills.push(
         new SimulatedTill(till, agent, {
           random: new Random(seeds.int(0, 2 ** 32 - 1)),

@@ -32,12 +32,12 @@ async function run(db: BenchDb, batchSize: number): Promise<{ seconds: number; o
       hubUrl: hub.url,
       enrolmentCode: await hub.enrolmentCode('store-1'),
     });
-    for (let i = 0; i < N; i++) till.sell({ lines: [{ ref: skus[i % SKUS]!, qty: 1 }] });
-    const agent = new SyncAgent(till, { batchSize });
+    for (let i = 0; i < N; i++) till.cashier.sell({ lines: [{ ref: skus[i % SKUS]!, qty: 1 }] });
+    const agent = new SyncAgent(till.replica, { batchSize });
     if (process.env.BENCH_TRACE) {
-      const ack = till.applyAck.bind(till);
+      const ack = till.replica.applyAck.bind(till.replica);
       let spent = 0;
-      till.applyAck = (a) => {
+      till.replica.applyAck = (a) => {
         const t0 = performance.now();
         ack(a);
         spent += performance.now() - t0;

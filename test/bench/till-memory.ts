@@ -12,10 +12,10 @@ if (!dataDir) throw new Error('usage: till-memory.ts <dataDir> <sku>...');
 
 const till = Till.open({ dataDir });
 for (const sku of skus) {
-  till.product(sku);
-  till.stock(sku);
+  till.cashier.product(sku);
+  till.cashier.stock(sku);
 }
-till.store.searchProducts('blush', 20);
+till.cashier.searchProducts('blush', 20);
 // Settle what the reads allocated, so the heap figure is what stays.
 globalThis.gc?.();
 const m = process.memoryUsage();

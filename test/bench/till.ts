@@ -61,8 +61,14 @@ function catalogue(n: number): Product[] {
 function provisionTill(dir: string, n: number): { till: Till; loadMs: number } {
   const started = performance.now();
   const till = Till.open({ dataDir: dir });
-  till.saveEnrolment({ deviceId: 'till-1', locationId: LOCATION, name: 'Till 1', token: 't', hubUrl: 'x' });
-  till.saveCatalog(catalogue(n), Date.now());
+  till.replica.saveEnrolment({
+    deviceId: 'till-1',
+    locationId: LOCATION,
+    name: 'Till 1',
+    token: 't',
+    hubUrl: 'x',
+  });
+  till.replica.saveCatalog(catalogue(n), Date.now());
   const pages: StockPush[] = [];
   for (let from = 0; from < n; from += LIMITS.maxRowsPerPage) {
     const rows: StockRow[] = [];
@@ -82,7 +88,7 @@ function provisionTill(dir: string, n: number): { till: Till; loadMs: number } {
     pages.push(StockPush.parse({ fromCursor: String(from), cursor: String(from + rows.length), rows }));
   }
   const hub = new HybridClock('hub');
-  till.applyHello(
+  till.replica.applyHello(
     {
       protocolVersion: 1,
       serverTime: Date.now(),
@@ -152,9 +158,11 @@ try {
   const till = Till.open({ dataDir: bigDir });
   const raw = openRaw(tempDir());
 
-  const single = () => till.sell({ lines: [{ ref: skuOf(pick(SKUS)), qty: 1 }] });
+  const single = () => till.cashier.sell({ lines: [{ ref: skuOf(pick(SKUS)), qty: 1 }] });
   const fiveLines = () =>
-    till.sell({ lines: Array.from({ length: 5 }, () => ({ ref: skuOf(pick(SKUS)), qty: 1 + pick(3) })) });
+    till.cashier.sell({
+      lines: Array.from({ length: 5 }, () => ({ ref: skuOf(pick(SKUS)), qty: 1 + pick(3) })),
+    });
   // Warm up (statement caches, JIT) before anything is timed.
   for (let i = 0; i < 100; i++) {
     raw.insert();
@@ -190,13 +198,13 @@ try {
 
   // The cashier's reads, as the cashier service makes them.
   const reads: Array<[string, () => unknown]> = [
-    ['product by SKU (scan)', () => till.product(skuOf(pick(SKUS)))],
-    ['product by barcode (scan)', () => till.product(barcodeOf(pick(SKUS)))],
-    ['stock here by barcode', () => till.stock(barcodeOf(pick(SKUS)))],
-    ['search "blush" (many matches)', () => till.store.searchProducts('blush', 20)],
-    ['search "ruby mascara 4" (few)', () => till.store.searchProducts('ruby mascara 4', 20)],
-    ['search "SKU-0499" (SKU prefix)', () => till.store.searchProducts('SKU-0499', 20)],
-    ['search "zzz" (no match)', () => till.store.searchProducts('zzz', 20)],
+    ['product by SKU (scan)', () => till.cashier.product(skuOf(pick(SKUS)))],
+    ['product by barcode (scan)', () => till.cashier.product(barcodeOf(pick(SKUS)))],
+    ['stock here by barcode', () => till.cashier.stock(barcodeOf(pick(SKUS)))],
+    ['search "blush" (many matches)', () => till.cashier.searchProducts('blush', 20)],
+    ['search "ruby mascara 4" (few)', () => till.cashier.searchProducts('ruby mascara 4', 20)],
+    ['search "SKU-0499" (SKU prefix)', () => till.cashier.searchProducts('SKU-0499', 20)],
+    ['search "zzz" (no match)', () => till.cashier.searchProducts('zzz', 20)],
   ];
   const readRows: Cell[][] = [];
   for (const [label, fn] of reads) {
@@ -206,7 +214,7 @@ try {
     readRows.push([label, s.count, s.p50, s.p99, s.max]);
   }
   printTable(`Cashier reads, ${SKUS} SKUs (ms)`, ['read', 'calls', 'p50', 'p99', 'max'], readRows);
-  const pendingOps = till.status().outboxDepth;
+  const pendingOps = till.cashier.status().outboxDepth;
   till.close();
 
   // Memory again, now that the 50k till also holds its unsynced sales (an offline day).

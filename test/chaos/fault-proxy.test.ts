@@ -30,8 +30,8 @@ describe(`fault proxy on ${testDbKind()}: a real till through injected network f
   });
 
   const sell = (qty: number): TillOp => {
-    t.till.sell({ lines: [{ ref: 'LIP-RED', qty }] });
-    return t.till.pendingBatch(1000).at(-1)!.op;
+    t.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty }] });
+    return t.till.replica.pendingBatch(1000).at(-1)!.op;
   };
 
   it('dropReplies: the hub applies, the till never hears, resends after the cut; the ledger has it once', async () => {
@@ -40,7 +40,7 @@ describe(`fault proxy on ${testDbKind()}: a real till through injected network f
     // The hub applied it (the request went through)…
     await expect.poll(() => hub.onHand('paris', 'LIP-RED')).toBe(98);
     // …but the till still holds it, unacknowledged.
-    expect(t.till.status().outboxDepth).toBe(1);
+    expect(t.till.cashier.status().outboxDepth).toBe(1);
     proxy.setMode('pass');
     await t.agent.drained();
     await expectConverged(hub, t);
@@ -65,7 +65,7 @@ describe(`fault proxy on ${testDbKind()}: a real till through injected network f
     expect(proxy.cut()).toBeGreaterThan(0);
     await expect.poll(() => t.agent.state).toBe('waiting');
     const ops = [sell(1), sell(2), sell(3)];
-    expect(t.till.status().outboxDepth).toBe(3);
+    expect(t.till.cashier.status().outboxDepth).toBe(3);
     await expect.poll(() => proxy.counts.refused).toBeGreaterThan(0);
     proxy.setMode('pass');
     await t.agent.drained();

@@ -56,7 +56,7 @@ const till =
   values.code && values['hub-url']
     ? await enrolTill({ dataDir, hubUrl: values['hub-url'], enrolmentCode: values.code })
     : Till.open({ dataDir });
-const agent = new SyncAgent(till, {
+const agent = new SyncAgent(till.replica, {
   backoff: { baseMs: 50, maxMs: 500 },
   heartbeatMs: 500,
   checksumMs: 5_000,
@@ -67,12 +67,12 @@ agent.start();
 const print = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 let lastOp: TillOp | undefined;
-till.on('op', (op) => {
+till.replica.on('op', (op) => {
   lastOp = op;
 });
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const skus = () => till.store.allStock().map((r) => r.sku);
+const skus = () => till.cashier.allStock().map((r) => r.sku);
 /** Sale receipts rung by this process, for returns against a receipt. */
 const sales: string[] = [];
 
@@ -88,26 +88,26 @@ function ring(): TillOp | undefined {
       const second = pick(all);
       if (random() < 0.3 && second !== lines[0]!.ref) lines.push({ ref: second, qty: 1 });
       // A quarter of the time the cashier confirms selling units held for online orders.
-      const r = till.sell({
+      const r = till.cashier.sell({
         lines,
         ...(random() < 0.25 ? { reservedOverride: 'customer at the till' } : {}),
       });
       sales.push(r.receiptId);
     } else if (roll < 0.7) {
       const original = sales.length > 0 && random() < 0.7 ? pick(sales) : undefined;
-      const line = original ? till.receipt(original)?.lines[0] : undefined;
-      till.returnItems({
+      const line = original ? till.cashier.receipt(original)?.lines[0] : undefined;
+      till.cashier.returnItems({
         ...(original && line ? { originalReceiptId: original } : {}),
         lines: [{ ref: line?.sku ?? pick(all), qty: 1, condition: random() < 0.2 ? 'damaged' : 'sellable' }],
       });
     } else if (roll < 0.8) {
-      till.count([{ ref: pick(all), counted: 20 + Math.floor(random() * 40) }]);
+      till.cashier.count([{ ref: pick(all), counted: 20 + Math.floor(random() * 40) }]);
     } else if (roll < 0.9) {
-      till.receive([{ ref: pick(all), qty: 5 + Math.floor(random() * 10) }], 'chaos delivery');
+      till.cashier.receive([{ ref: pick(all), qty: 5 + Math.floor(random() * 10) }], 'chaos delivery');
     } else {
-      const held = till.pickupOrders();
+      const held = till.cashier.pickupOrders();
       if (held.length === 0) return undefined;
-      till.pickup(pick(held).orderId);
+      till.cashier.pickup(pick(held).orderId);
     }
   } catch (err) {
     // The till refusing an action (held stock, nothing left to return) is a cashier's everyday.
@@ -132,12 +132,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   else if (command === 'state')
     print({
       e: 'state',
-      outboxDepth: till.status().outboxDepth,
+      outboxDepth: till.cashier.status().outboxDepth,
       sync: agent.status().state,
-      rows: till.store.allStock(),
+      rows: till.cashier.allStock(),
     });
 });
 // The parent going away (stdin closed) ends this till too.
 process.stdin.on('end', () => process.exit(0));
 
-print({ e: 'ready', deviceId: till.enrolment?.deviceId ?? null });
+print({ e: 'ready', deviceId: till.replica.enrolment?.deviceId ?? null });

@@ -35,8 +35,8 @@ describe(`a big offline backlog on ${testDbKind()}`, () => {
   }, async () => {
     till = await startTill(hub, 'paris', 'paris-1', { ...FAST, requestTimeoutMs: 60_000 });
     await hub.stop();
-    for (let i = 0; i < SALES; i++) till.till.sell({ lines: SKUS.map((ref) => ({ ref, qty: 1 })) });
-    const backlog = till.till.pendingBatch(SALES).map((e) => e.op);
+    for (let i = 0; i < SALES; i++) till.till.cashier.sell({ lines: SKUS.map((ref) => ({ ref, qty: 1 })) });
+    const backlog = till.till.replica.pendingBatch(SALES).map((e) => e.op);
     expect(backlog).toHaveLength(SALES);
     // More than one message may carry, so it must go in several batches.
     expect(Buffer.byteLength(JSON.stringify({ ops: backlog }))).toBeGreaterThan(8 * 1024 * 1024);
@@ -53,6 +53,6 @@ describe(`a big offline backlog on ${testDbKind()}`, () => {
     );
     expect(rows[0]).toEqual({ last_acked_seq: SALES, lines: SALES * SKUS.length });
     expect(await hub.onHand('paris', 'SKU-000')).toBe(10_000 - SALES);
-    expect(till.till.stock('SKU-499')?.onHand).toBe(10_000 - SALES);
+    expect(till.till.cashier.stock('SKU-499')?.onHand).toBe(10_000 - SALES);
   });
 });

@@ -25,7 +25,7 @@ describe(`cashier stock lookup against a real hub on ${testDbKind()}`, () => {
       ],
     });
     paris = await startTill(hub, 'paris', 'paris-1');
-    api = createCashierService(paris.till, paris.agent);
+    api = createCashierService(paris.till.cashier, paris.agent);
   });
   afterEach(async () => {
     await paris.close();

@@ -210,7 +210,7 @@ describe(`the cashier screen in Chromium (${testDbKind()})`, () => {
   it('asks for a reasoned override before selling units reserved for an online order', async () => {
     // An online order holds 4 of the 5 mascaras.
     await hub.reserve('paris', 'web-1', 'MASCARA', 4);
-    await expect.poll(() => app.till.stock('MASCARA')?.reserved).toBe(4);
+    await expect.poll(() => app.till.cashier.stock('MASCARA')?.reserved).toBe(4);
     await scan(MASCARA_BARCODE);
     await scan(MASCARA_BARCODE);
     await expect.poll(() => text('total')).toBe('€44.00');
@@ -221,7 +221,7 @@ describe(`the cashier screen in Chromium (${testDbKind()})`, () => {
     // Backing out sells nothing.
     await page.keyboard.press('Escape');
     await expect.poll(() => dialog.isVisible()).toBe(false);
-    expect(app.till.stock('MASCARA')?.onHand).toBe(5);
+    expect(app.till.cashier.stock('MASCARA')?.onHand).toBe(5);
 
     await page.keyboard.press('F2');
     await expect.poll(() => dialog.isVisible()).toBe(true);
@@ -276,7 +276,7 @@ describe(`the cashier screen in Chromium (${testDbKind()})`, () => {
     await shot('pickups');
     await card.getByRole('button', { name: 'Hand over' }).click();
     await expect.poll(() => card.count()).toBe(0);
-    expect(app.till.stock('HAND-CREAM')).toMatchObject({ onHand: 10, reserved: 0 });
+    expect(app.till.cashier.stock('HAND-CREAM')).toMatchObject({ onHand: 10, reserved: 0 });
 
     // Counting the lipstick shelf: four scans, then the cashier finds two more and types 6.
     await page.keyboard.press('F10');
@@ -289,7 +289,7 @@ describe(`the cashier screen in Chromium (${testDbKind()})`, () => {
     await byTestId('counted-LIP-RED').fill('6');
     await byTestId('counted-LIP-RED').press('Enter');
     await byTestId('post-count').click();
-    await expect.poll(() => app.till.stock('LIP-RED')?.onHand).toBe(6);
+    await expect.poll(() => app.till.cashier.stock('LIP-RED')?.onHand).toBe(6);
     await expectConverged(hub, app);
     expect(await hub.onHand('paris', 'LIP-RED')).toBe(6);
     expect(await hub.onHand('paris', 'HAND-CREAM')).toBe(10);

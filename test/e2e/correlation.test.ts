@@ -61,8 +61,8 @@ describe(`correlation ids and metrics with a real till on ${testDbKind()}`, () =
     const before = await scrape();
     expect(before.value('tillsync_sync_connections')).toBe(1);
 
-    const recorded = new Promise<TillOp>((resolve) => app?.till.once('op', resolve));
-    const receipt = app.till.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }], paymentMethod: 'card' });
+    const recorded = new Promise<TillOp>((resolve) => app?.till.replica.once('op', resolve));
+    const receipt = app.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }], paymentMethod: 'card' });
     const { opId } = await recorded;
     await app.agent.drained();
 

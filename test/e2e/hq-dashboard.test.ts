@@ -140,7 +140,7 @@ describe(`the HQ dashboard in Chromium (${testDbKind()})`, () => {
     );
 
     // An oversell: the till sells 3 mascaras where the hub has 2 → a conflict, live, with its alert.
-    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 3 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 3 }] });
     await p1.agent.drained();
     await expect.poll(() => cellText('stores', 'paris', 'conflicts')).toBe('1');
     await expect
@@ -278,7 +278,7 @@ describe(`the HQ dashboard in Chromium (${testDbKind()})`, () => {
 
     // A sale takes Paris lipsticks to the reorder point: the list follows live.
     const p1 = await till('paris', 'paris-1');
-    p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 15 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 15 }] });
     await p1.agent.drained();
     await expect.poll(() => skus('paris')).toEqual(['HAND-CREAM', 'LIP-RED']);
     await shot('hq-low-stock');

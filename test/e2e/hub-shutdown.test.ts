@@ -121,7 +121,7 @@ describe(`hub shutdown on a signal (${testDbKind()})`, () => {
       'till-1',
     );
     tills.push(till);
-    till.till.sell({ lines: [{ ref: 'CANDLE', qty: 3 }] });
+    till.till.cashier.sell({ lines: [{ ref: 'CANDLE', qty: 3 }] });
     await till.agent.drained();
 
     // The HQ dashboard's live feed, as the page opens it.
@@ -153,7 +153,7 @@ describe(`hub shutdown on a signal (${testDbKind()})`, () => {
     if (pglite) await new Promise((r) => setTimeout(r, 150));
     else
       await expect
-        .poll(() => till.till.stock('CANDLE')?.onHand, { timeout: 30_000, interval: 5 })
+        .poll(() => till.till.cashier.stock('CANDLE')?.onHand, { timeout: 30_000, interval: 5 })
         .toBeLessThanOrEqual(INITIAL - 3 - LIMITS.maxOpsPerBatch);
 
     const tillStates: SyncStatus[] = [];
@@ -186,7 +186,7 @@ describe(`hub shutdown on a signal (${testDbKind()})`, () => {
     if (s.dataDir) expect(existsSync(join(s.dataDir, LOCK_FILE))).toBe(false);
 
     // Offline meanwhile, the till keeps selling; the hub comes back on the same port.
-    till.till.sell({ lines: [{ ref: 'CANDLE', qty: 2 }] });
+    till.till.cashier.sell({ lines: [{ ref: 'CANDLE', qty: 2 }] });
     const again = new HubProcess(s.storage, hub.port, { LOG_LEVEL: 'silent' });
     hubs.push(again);
     await again.start();
@@ -212,8 +212,8 @@ describe(`hub shutdown on a signal (${testDbKind()})`, () => {
     try {
       const bySku = (a: StockRow, b: StockRow) => a.sku.localeCompare(b.sku);
       const hubRows = (await locationRows(db, 'paris')).sort(bySku);
-      expect(till.till.store.allStock().sort(bySku)).toEqual(hubRows);
-      expect(stockChecksum(till.till.store.allBase())).toBe(stockChecksum(hubRows));
+      expect(till.till.cashier.allStock().sort(bySku)).toEqual(hubRows);
+      expect(till.till.replica.baseChecksum()).toBe(stockChecksum(hubRows));
       await expectLedgerOnce({ db }, batches.flat());
       expect(await ledgerMismatches(db)).toEqual([]);
       const { rows } = await db.query<{ on_hand: number }>(

@@ -37,7 +37,7 @@ async function tillAt(
     ...(journal ? { journal } : {}),
   });
   const pushes: Pushes = { batches: 0, rejectCodes: [] };
-  const agent = new SyncAgent(till, {
+  const agent = new SyncAgent(till.replica, {
     ...options,
     logger: {
       info(fields, message) {
@@ -48,7 +48,7 @@ async function tillAt(
     },
   });
   const ops: TillOp[] = [];
-  till.on('op', (op) => ops.push(op));
+  till.replica.on('op', (op) => ops.push(op));
   return {
     dir,
     till,
@@ -56,7 +56,7 @@ async function tillAt(
     pushes,
     ops,
     sell(qty: number) {
-      till.sell({ lines: [{ ref: 'LIP', qty }] });
+      till.cashier.sell({ lines: [{ ref: 'LIP', qty }] });
     },
     async close() {
       await agent.stop();
@@ -112,7 +112,10 @@ describe(`restoring an older hub backup (${testDbKind()})`, () => {
 
     for (const q of after) t.sell(q);
     await t.agent.drained();
-    expect(t.till.status()).toMatchObject({ lastAckedSeq: before.length + after.length, outboxDepth: 0 });
+    expect(t.till.cashier.status()).toMatchObject({
+      lastAckedSeq: before.length + after.length,
+      outboxDepth: 0,
+    });
 
     await hub.stop();
     const restored = await hub.cli('restore', file, '--force');
@@ -238,11 +241,11 @@ describe(`a hub that refuses every push (${testDbKind()})`, () => {
     first.sell(1);
     first.sell(1);
     // Seq 1 vanishes from the outbox (as from a till that lost it): seq 2 is a gap the hub refuses.
-    first.till.store.deleteOutbox(1);
+    first.till.db.prepare('DELETE FROM outbox WHERE seq = 1').run();
     first.till.close();
     const till = Till.open({ dataDir: first.dir });
     const pushes: Pushes = { batches: 0, rejectCodes: [] };
-    const agent = new SyncAgent(till, {
+    const agent = new SyncAgent(till.replica, {
       ...FAST,
       backoff: { baseMs: 100, maxMs: 10_000 },
       logger: {

@@ -62,10 +62,10 @@ describe(`scale-out: two hub processes (${testDbKind()})`, () => {
       const seller = await start(a, 'paris-on-a');
       const watcher = await start(b, 'paris-on-b');
 
-      seller.till.sell({ lines: [{ ref: 'CANDLE', qty: 2 }] });
+      seller.till.cashier.sell({ lines: [{ ref: 'CANDLE', qty: 2 }] });
       await seller.agent.drained();
       // Hub A committed the sale; hub B's till hears of it through the cluster adapter.
-      await expect.poll(() => watcher.till.stock('CANDLE')?.onHand).toBe(3);
+      await expect.poll(() => watcher.till.cashier.stock('CANDLE')?.onHand).toBe(3);
       await expectConverged(database, watcher);
 
       const order = (key: string, qty: number) =>
@@ -89,7 +89,7 @@ describe(`scale-out: two hub processes (${testDbKind()})`, () => {
       expect(((await refused.json()) as { code: string }).code).toBe('insufficient_stock');
       expect((await order('fits', 3)).status).toBe(201);
       // The reservation made through B reaches the till on A.
-      await expect.poll(() => seller.till.stock('CANDLE')?.reserved).toBe(3);
+      await expect.poll(() => seller.till.cashier.stock('CANDLE')?.reserved).toBe(3);
       await expectConverged(database, seller);
       expect(await ledgerMismatches(database.db)).toEqual([]);
     },

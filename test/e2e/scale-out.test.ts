@@ -105,9 +105,9 @@ describe(`scale-out: several hubs on one database (${testDbKind()})`, () => {
       const lyonB = await rawTill(b, 'lyon', 'raw-lyon-b');
       const pushes = () => [parisA.stock.length, parisB.stock.length, lyonB.stock.length];
 
-      seller.till.sell({ lines: [{ ref: 'CANDLE', qty: 2 }] });
+      seller.till.cashier.sell({ lines: [{ ref: 'CANDLE', qty: 2 }] });
       await seller.agent.drained();
-      await expect.poll(() => watcher.till.stock('CANDLE')?.onHand).toBe(3);
+      await expect.poll(() => watcher.till.cashier.stock('CANDLE')?.onHand).toBe(3);
       await expect.poll(pushes).toEqual([1, 1, 0]);
 
       // A push through hub A: every till of the store hears of it once, wherever it is connected,
@@ -124,8 +124,8 @@ describe(`scale-out: several hubs on one database (${testDbKind()})`, () => {
         payments: [{ method: 'card', amountMinor: 3200 }],
       };
       expect(await push(parisA.socket, [sale])).toMatchObject({ ok: true });
-      await expect.poll(() => seller.till.stock('CANDLE')?.onHand).toBe(2);
-      await expect.poll(() => watcher.till.stock('CANDLE')?.onHand).toBe(2);
+      await expect.poll(() => seller.till.cashier.stock('CANDLE')?.onHand).toBe(2);
+      await expect.poll(() => watcher.till.cashier.stock('CANDLE')?.onHand).toBe(2);
       await expect.poll(pushes).toEqual([1, 2, 0]);
       await expectConverged(b, watcher);
       await expectConverged(a, seller);
@@ -136,7 +136,7 @@ describe(`scale-out: several hubs on one database (${testDbKind()})`, () => {
       expect(((await refused.json()) as { code: string }).code).toBe('insufficient_stock');
       expect((await pickup(b, 'fits', 2)).status).toBe(201);
       // The reservation made through hub B reaches the till on hub A.
-      await expect.poll(() => seller.till.stock('CANDLE')?.reserved).toBe(2);
+      await expect.poll(() => seller.till.cashier.stock('CANDLE')?.reserved).toBe(2);
       expect(pushes()).toEqual([2, 3, 0]);
       expect(await ledgerMismatches(a.db)).toEqual([]);
     },
@@ -185,7 +185,7 @@ describe(`scale-out: several hubs on one database (${testDbKind()})`, () => {
       expect((await post(a, '/v1/webhooks', { url, events: ['order.*'] })).status).toBe(201);
 
       for (let i = 0; i < 4; i++) expect((await pickup(i % 2 ? a : b, `order-${i}`, 1)).status).toBe(201);
-      await expect.poll(() => t.till.stock('CANDLE')?.reserved).toBe(4);
+      await expect.poll(() => t.till.cashier.stock('CANDLE')?.reserved).toBe(4);
 
       // Reservation expiry on both instances at the same moment (orders-expiry.test.ts checks the
       // ledger side): each order is released once, and the till on hub B sees the releases.
@@ -195,7 +195,7 @@ describe(`scale-out: several hubs on one database (${testDbKind()})`, () => {
         b.app!.jobs.runNow('reservation-expiry'),
       ]);
       expect(released[0] + released[1]).toBe(4);
-      await expect.poll(() => t.till.stock('CANDLE')?.reserved).toBe(0);
+      await expect.poll(() => t.till.cashier.stock('CANDLE')?.reserved).toBe(0);
 
       // Webhook delivery runs on its timer on both hubs: 4 created + 4 canceled, each sent once.
       const { rows } = await a.db.query<{ id: string }>(

@@ -76,7 +76,7 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
   it('reports connected tills as ok, with the last hour of ops and their sync lag', async () => {
     const p1 = await till('paris', 'paris-1');
     await till('lyon', 'lyon-1');
-    for (let i = 0; i < 3; i++) p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    for (let i = 0; i < 3; i++) p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
     await p1.agent.drained();
     await expect.poll(async () => (await device('paris-1')).outboxDepth).toBe(0);
 
@@ -121,8 +121,8 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
     const p1 = await till('paris', 'paris-1');
     await till('paris', 'paris-2');
     await p1.agent.stop();
-    p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
-    p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
 
     await expect.poll(async () => (await device('paris-1')).online).toBe(false);
     const offline = await device('paris-1');
@@ -171,13 +171,13 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
     const op = {
       type: 'sale',
       opId: newOpId(),
-      seq: p1.till.status().lastAckedSeq + 1,
+      seq: p1.till.cashier.status().lastAckedSeq + 1,
       hlc: `${String(Date.now()).padStart(15, '0')}:00000:paris-1`,
       locationId: 'paris',
       receiptId: 'R-1',
       lines: [{ sku: 'NO-SUCH', qty: 1, unitPriceMinor: 100 }],
     };
-    const raw = await connectRaw(hub.url, authFor(p1.till.enrolment!.token));
+    const raw = await connectRaw(hub.url, authFor(p1.till.replica.enrolment!.token));
     try {
       expect((await push(raw.socket, [op])).ok).toBe(true);
       // The same batch again (an ack lost on the way): absorbed, answered the same, not counted twice.
@@ -198,7 +198,7 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
       receiptId: 'R-2',
       lines: [{ sku: 'LIP-RED', qty: 1, unitPriceMinor: 100 }],
     };
-    const again = await connectRaw(hub.url, authFor(p1.till.enrolment!.token));
+    const again = await connectRaw(hub.url, authFor(p1.till.replica.enrolment!.token));
     try {
       await push(again.socket, [fresh]);
       await push(again.socket, [fresh]);
@@ -212,10 +212,10 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
 
   it('raises conflict.opened for an offline oversell and stock.low when a SKU crosses its reorder point', async () => {
     const p1 = await till('paris', 'paris-1');
-    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 3 }] });
-    p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 15 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 3 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 15 }] });
     await p1.agent.drained();
-    p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
     await p1.agent.drained();
 
     const h = await health();
@@ -252,7 +252,7 @@ describe(`sync health on ${testDbKind()}: real tills connected, offline, lagging
         await blocker.query(`SET search_path TO ${hub.database.schema}`);
         await blocker.query('BEGIN');
         await blocker.query("SELECT 1 FROM stock_cursors WHERE location_id = 'paris' FOR UPDATE");
-        p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+        p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
         await expect
           .poll(async () => (await device('paris-1')).reasons.join(), { timeout: 8_000 })
           .toMatch(/oldest unsynced op \d+ s old, 1 op waiting/);

@@ -58,7 +58,7 @@ describe(`till clock jumps against a hub on ${testDbKind()}`, () => {
       enrolmentCode: await hub.enrolmentCode('paris', 'paris-1'),
       ...clocks,
     });
-    agent = new SyncAgent(till, FAST);
+    agent = new SyncAgent(till.replica, FAST);
     agent.start();
     await agent.drained();
   });
@@ -72,11 +72,11 @@ describe(`till clock jumps against a hub on ${testDbKind()}`, () => {
   it('−1 day while it runs: a sale after a manager’s count lands on top of it (94, not 99)', async () => {
     await rest('/v1/locations/paris/counts', { lines: [{ sku: 'LIP-RED', counted: 99 }] });
     skew = -DAY;
-    till.sell({ lines: [{ ref: 'LIP-RED', qty: 5 }] });
+    till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 5 }] });
     await agent.drained();
     expect(await hub.onHand('paris', 'LIP-RED')).toBe(94);
     await expectConverged(hub, { till, agent });
-    expect(till.status().clockJump).toMatchObject({ byMs: expect.closeTo(-DAY, -4) });
+    expect(till.cashier.status().clockJump).toMatchObject({ byMs: expect.closeTo(-DAY, -4) });
     // The till's heartbeat tells the hub how far off its clock is, for the health rules.
     await expect.poll(hubOffset).toBeLessThan(-DAY + 60_000);
     expect(await ledgerMismatches(hub.db)).toEqual([]);
@@ -84,7 +84,7 @@ describe(`till clock jumps against a hub on ${testDbKind()}`, () => {
 
   it('+30 days while it runs: its count does not absorb a receipt made after it (110, not 100)', async () => {
     skew = 30 * DAY;
-    const count = till.count([{ ref: 'LIP-RED', counted: 100 }]);
+    const count = till.cashier.count([{ ref: 'LIP-RED', counted: 100 }]);
     expect(parseHlc(count.hlc).wall).toBeLessThan(Date.now() + 60_000);
     await agent.drained();
     await rest('/v1/locations/paris/receipts', { lines: [{ sku: 'LIP-RED', qty: 10 }] });
@@ -98,9 +98,9 @@ describe(`till clock jumps against a hub on ${testDbKind()}`, () => {
     till.close();
     skew = 30 * DAY;
     till = Till.open({ dataDir: dir, ...clocks });
-    const count = till.count([{ ref: 'LIP-RED', counted: 100 }]);
+    const count = till.cashier.count([{ ref: 'LIP-RED', counted: 100 }]);
     expect(parseHlc(count.hlc).wall).toBeGreaterThan(Date.now() + 29 * DAY); // it cannot know yet
-    agent = new SyncAgent(till, FAST);
+    agent = new SyncAgent(till.replica, FAST);
     agent.start();
     await agent.drained();
     await rest('/v1/locations/paris/receipts', { lines: [{ sku: 'LIP-RED', qty: 10 }] });
@@ -110,8 +110,10 @@ describe(`till clock jumps against a hub on ${testDbKind()}`, () => {
     );
     expect(rows).toEqual([{ kind: 'clock_skew', op_id: count.opId }]);
     // Having seen the hub's time, the till stamps by it again.
-    const sale = till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
-    const op = till.pendingBatch(10).find((e) => e.op.type === 'sale' && e.op.receiptId === sale.receiptId);
+    const sale = till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    const op = till.replica
+      .pendingBatch(10)
+      .find((e) => e.op.type === 'sale' && e.op.receiptId === sale.receiptId);
     expect(parseHlc(op!.op.hlc).wall).toBeLessThan(Date.now() + 60_000);
     await agent.drained();
     expect(await hub.onHand('paris', 'LIP-RED')).toBe(109);

@@ -73,14 +73,14 @@ describe(`online orders at the tills (${testDbKind()})`, () => {
     tills.push(t);
     const o = await order('k-pickup', { type: 'pickup', pickupLocationId: 'paris' }, 2);
     await expect
-      .poll(() => t.till.pickupOrders())
+      .poll(() => t.till.cashier.pickupOrders())
       .toEqual([{ orderId: o.id, expiresAt: expect.any(Number), lines: [{ sku: 'CANDLE', qty: 2 }] }]);
-    expect(t.till.stock('CANDLE')).toMatchObject({ onHand: 3, reserved: 2 });
+    expect(t.till.cashier.stock('CANDLE')).toMatchObject({ onHand: 3, reserved: 2 });
 
     await hub.stop();
-    t.till.pickup(o.id);
-    expect(t.till.pickupOrders()).toEqual([]);
-    expect(t.till.stock('CANDLE')).toMatchObject({ onHand: 1, reserved: 0 });
+    t.till.cashier.pickup(o.id);
+    expect(t.till.cashier.pickupOrders()).toEqual([]);
+    expect(t.till.cashier.stock('CANDLE')).toMatchObject({ onHand: 1, reserved: 0 });
     await hub.resume();
     await expectConverged(hub, t);
     expect(await getOrder(o.id)).toMatchObject({ status: 'delivered' });
@@ -98,7 +98,7 @@ describe(`online orders at the tills (${testDbKind()})`, () => {
     ]);
     await t.agent.stop();
     // Offline, the cashier sells all 3 (overriding the reservation: the customer is at the counter).
-    t.till.sell({ lines: [{ ref: 'CANDLE', qty: 3 }], reservedOverride: 'walk-in customer' });
+    t.till.cashier.sell({ lines: [{ ref: 'CANDLE', qty: 3 }], reservedOverride: 'walk-in customer' });
     // Meanwhile the marketplace lets its hold go; then the till comes back.
     expect((await holds('release', 'k-release')).status).toBe(200);
     t.agent.start();

@@ -48,7 +48,7 @@ describe(`replacing a dead till and recovering its disk (${testDbKind()})`, () =
 
   async function startReplacement(): Promise<{ till: Till; agent: SyncAgent }> {
     const till = Till.open({ dataDir: newDir });
-    const agent = new SyncAgent(till, FAST);
+    const agent = new SyncAgent(till.replica, FAST);
     agent.start();
     await agent.drained();
     replacement = { till, agent };
@@ -72,15 +72,15 @@ describe(`replacing a dead till and recovering its disk (${testDbKind()})`, () =
   it('re-enrols under the same id, rebuilds from the hub, and takes the old ops exactly once', {
     timeout: 90_000,
   }, async () => {
-    old.till.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
+    old.till.cashier.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
     await old.agent.drained();
 
     // Offline: two more sales. The first reaches the hub but its ack is lost; the second never leaves.
     await old.agent.stop();
-    old.till.sell({ lines: [{ ref: 'LIP', qty: 2 }] });
-    old.till.sell({ lines: [{ ref: 'LIP', qty: 3 }] });
-    const [lostAck] = old.till.pendingBatch(1);
-    const raw = await connectRaw(hub.url, authFor(old.till.enrolment!.token));
+    old.till.cashier.sell({ lines: [{ ref: 'LIP', qty: 2 }] });
+    old.till.cashier.sell({ lines: [{ ref: 'LIP', qty: 3 }] });
+    const [lostAck] = old.till.replica.pendingBatch(1);
+    const raw = await connectRaw(hub.url, authFor(old.till.replica.enrolment!.token));
     expect((await push(raw.socket, [lostAck!.op])).ok).toBe(true);
     raw.socket.close();
     old.till.close(); // the machine dies with seqs 2 and 3 in its outbox
@@ -95,13 +95,13 @@ describe(`replacing a dead till and recovering its disk (${testDbKind()})`, () =
     const fresh = await enrolTill({ dataDir: newDir, hubUrl: hub.url, enrolmentCode });
     // The enrolment numbers the new till past every seq the hub has seen from till-1, so it may
     // sell before its first sync: seq 3 (the old disk's seq 3 is another sale).
-    expect(fresh.status().nextSeq).toBe(3);
-    fresh.sell({ lines: [{ ref: 'LIP', qty: 4 }] });
+    expect(fresh.cashier.status().nextSeq).toBe(3);
+    fresh.cashier.sell({ lines: [{ ref: 'LIP', qty: 4 }] });
     fresh.close();
 
     let t = await startReplacement();
     await expectConverged(hub, t);
-    expect(t.till.stock('LIP')?.onHand).toBe(13);
+    expect(t.till.cashier.stock('LIP')?.onHand).toBe(13);
     expect(await hub.onHand('paris', 'LIP')).toBe(13);
     await stopReplacement();
 
@@ -117,7 +117,7 @@ describe(`replacing a dead till and recovering its disk (${testDbKind()})`, () =
       "SELECT count(*)::int AS n FROM applied_ops WHERE device_id = 'till-1'",
     );
     expect(rows[0]?.n).toBe(5); // seqs 1-3, then the two recovered ops as seqs 4 and 5
-    expect(t.till.status()).toMatchObject({ lastAckedSeq: 5, outboxDepth: 0, rejected: [] });
+    expect(t.till.cashier.status()).toMatchObject({ lastAckedSeq: 5, outboxDepth: 0, rejected: [] });
 
     // The same disk recovered again has nothing left to give.
     await stopReplacement();
@@ -127,18 +127,18 @@ describe(`replacing a dead till and recovering its disk (${testDbKind()})`, () =
     await expectConverged(hub, t);
     expect(await hub.onHand('paris', 'LIP')).toBe(10);
     expect(await lipMovements()).toBe(5);
-    expect(t.till.status().nextSeq).toBe(6);
+    expect(t.till.cashier.status().nextSeq).toBe(6);
   });
 
   it('answers an applied op resent under a new seq as a duplicate only when it is the same op', async () => {
     const ops: TillOp[] = [];
-    old.till.on('op', (op) => ops.push(op));
-    old.till.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
+    old.till.replica.on('op', (op) => ops.push(op));
+    old.till.cashier.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
     await old.agent.drained();
     await old.agent.stop();
-    old.till.sell({ lines: [{ ref: 'LIP', qty: 1 }] }); // only for a later, valid clock stamp
+    old.till.cashier.sell({ lines: [{ ref: 'LIP', qty: 1 }] }); // only for a later, valid clock stamp
     const [applied, later] = ops;
-    const raw = await connectRaw(hub.url, authFor(old.till.enrolment!.token));
+    const raw = await connectRaw(hub.url, authFor(old.till.replica.enrolment!.token));
     try {
       const changed = await push(raw.socket, [{ ...applied!, seq: 2, hlc: later!.hlc }]);
       expect(changed).toMatchObject({

@@ -52,14 +52,14 @@ describe(`salvaging a damaged till database (${testDbKind()})`, () => {
     timeout: 90_000,
   }, async () => {
     const synced: string[] = [];
-    old.till.once('op', (op) => synced.push(op.opId));
-    old.till.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
+    old.till.replica.once('op', (op) => synced.push(op.opId));
+    old.till.cashier.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
     await old.agent.drained();
     await old.agent.stop();
     // Offline: 60 sales. The first reaches the hub but its ack is lost.
-    for (let i = 0; i < 60; i++) old.till.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
-    const outbox = old.till.pendingBatch(1_000);
-    const raw = await connectRaw(hub.url, authFor(old.till.enrolment!.token));
+    for (let i = 0; i < 60; i++) old.till.cashier.sell({ lines: [{ ref: 'LIP', qty: 1 }] });
+    const outbox = old.till.replica.pendingBatch(1_000);
+    const raw = await connectRaw(hub.url, authFor(old.till.replica.enrolment!.token));
     expect((await push(raw.socket, [outbox[0]!.op])).ok).toBe(true);
     raw.socket.close();
 
@@ -99,7 +99,7 @@ describe(`salvaging a damaged till database (${testDbKind()})`, () => {
     );
 
     const till = Till.open({ dataDir: newDir });
-    const agent = new SyncAgent(till, FAST);
+    const agent = new SyncAgent(till.replica, FAST);
     replacement = { till, agent };
     agent.start();
     await agent.drained();
@@ -114,7 +114,7 @@ describe(`salvaging a damaged till database (${testDbKind()})`, () => {
     );
     expect(await hub.onHand('paris', 'LIP')).toBe(1000 - 1 - (60 - lost.length));
     expect(await ledgerMismatches(hub.db)).toEqual([]);
-    expect(till.status()).toMatchObject({ outboxDepth: 0, rejected: [] });
+    expect(till.cashier.status()).toMatchObject({ outboxDepth: 0, rejected: [] });
 
     // A second recover finds the damaged file already salvaged: nothing is sent twice.
     await agent.stop();

@@ -40,26 +40,29 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
     const p1 = await till('paris', 'paris-1');
     const p2 = await till('paris', 'paris-2');
     const l1 = await till('lyon', 'lyon-1');
-    expect(p1.till.stock('LIP-RED')?.onHand).toBe(10);
+    expect(p1.till.cashier.stock('LIP-RED')?.onHand).toBe(10);
 
     await hub.stop();
     const made: TillOp[] = [];
-    const sale = p1.till.sell({ lines: [{ ref: '3600000000017', qty: 2 }] });
+    const sale = p1.till.cashier.sell({ lines: [{ ref: '3600000000017', qty: 2 }] });
     expect(sale.totalMinor).toBe(3000);
-    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
-    l1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 3 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
+    l1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 3 }] });
     // The cashier sees the sale at once, offline.
-    expect(p1.till.stock('LIP-RED')?.onHand).toBe(8);
-    expect(p1.till.status().outboxDepth).toBe(2);
-    made.push(...p1.till.pendingBatch(10).map((e) => e.op), ...l1.till.pendingBatch(10).map((e) => e.op));
+    expect(p1.till.cashier.stock('LIP-RED')?.onHand).toBe(8);
+    expect(p1.till.cashier.status().outboxDepth).toBe(2);
+    made.push(
+      ...p1.till.replica.pendingBatch(10).map((e) => e.op),
+      ...l1.till.replica.pendingBatch(10).map((e) => e.op),
+    );
 
     await hub.resume();
     for (const t of [p1, p2, l1]) await expectConverged(hub, t);
     expect(await hub.onHand('paris', 'LIP-RED')).toBe(8);
     expect(await hub.onHand('paris', 'MASCARA')).toBe(4);
     expect(await hub.onHand('lyon', 'LIP-RED')).toBe(5);
-    expect(p2.till.stock('LIP-RED')?.onHand).toBe(8);
-    expect(p1.till.status().outboxDepth).toBe(0);
+    expect(p2.till.cashier.stock('LIP-RED')?.onHand).toBe(8);
+    expect(p1.till.cashier.status().outboxDepth).toBe(0);
     await expectLedgerOnce(hub, made);
     expect(await ledgerMismatches(hub.db)).toEqual([]);
   });
@@ -68,14 +71,14 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
     const p1 = await till('paris', 'paris-1');
     const p2 = await till('paris', 'paris-2');
     await hub.stop();
-    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 4 }] });
-    p2.till.sell({ lines: [{ ref: 'MASCARA', qty: 3 }] });
+    p1.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 4 }] });
+    p2.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 3 }] });
     await hub.resume();
     await expectConverged(hub, p1);
     await expectConverged(hub, p2);
     // 5 - 4 - 3, whatever the order the tills came back in.
     expect(await hub.onHand('paris', 'MASCARA')).toBe(-2);
-    expect(p1.till.stock('MASCARA')?.onHand).toBe(-2);
+    expect(p1.till.cashier.stock('MASCARA')?.onHand).toBe(-2);
     const { rows } = await hub.db.query<{ kind: string }>("SELECT kind FROM conflicts WHERE sku = 'MASCARA'");
     expect(rows).toEqual([{ kind: 'oversell' }]);
   });
@@ -90,11 +93,11 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
       // Each till stamps ops with its own hub-corrected clock; on a loaded machine two tills' measured
       // offsets differ by ~10 ms, so the ops are further apart than that to be ordered as rung.
       const apart = () => new Promise((r) => setTimeout(r, 60));
-      seller.till.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }] });
+      seller.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 2 }] });
       await apart();
-      counter.till.count([{ ref: 'LIP-RED', counted: 6 }]);
+      counter.till.cashier.count([{ ref: 'LIP-RED', counted: 6 }]);
       await apart();
-      seller.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+      seller.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
 
       const [first, second] = order === 'count first' ? [counter, seller] : [seller, counter];
       await second.agent.stop();
@@ -136,19 +139,19 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
   it('survives a till restart with a full outbox and a hub restart mid-stream', async () => {
     const p1 = await till('paris', 'paris-1');
     await hub.stop();
-    for (let i = 0; i < 30; i++) p1.till.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
-    const before = p1.till.pendingBatch(100).map((e) => e.op);
+    for (let i = 0; i < 30; i++) p1.till.cashier.sell({ lines: [{ ref: 'LIP-RED', qty: 1 }] });
+    const before = p1.till.replica.pendingBatch(100).map((e) => e.op);
     expect(before).toHaveLength(30);
     await p1.restart();
-    expect(p1.till.status().outboxDepth).toBe(30);
-    expect(p1.till.stock('LIP-RED')?.onHand).toBe(-20);
+    expect(p1.till.cashier.status().outboxDepth).toBe(30);
+    expect(p1.till.cashier.stock('LIP-RED')?.onHand).toBe(-20);
     await hub.resume();
     await expectConverged(hub, p1);
     expect(await hub.onHand('paris', 'LIP-RED')).toBe(-20);
     await expectLedgerOnce(hub, before);
 
     // Now cut the hub while a stream of sales is being pushed in small batches.
-    for (let i = 0; i < 40; i++) p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
+    for (let i = 0; i < 40; i++) p1.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
     await hub.stop();
     await hub.resume();
     await expectConverged(hub, p1);
@@ -161,7 +164,7 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
     p1.till.db.prepare("UPDATE stock_base SET on_hand = 999 WHERE sku = 'MASCARA'").run();
     p1.till.db.prepare("UPDATE stock SET on_hand = 999 WHERE sku = 'MASCARA'").run();
     expect(await p1.agent.checkDrift()).toBe(true);
-    expect(p1.till.stock('MASCARA')?.onHand).toBe(5);
+    expect(p1.till.cashier.stock('MASCARA')?.onHand).toBe(5);
     expect(p1.agent.status().driftRepairs).toBe(1);
     await expectConverged(hub, p1);
   });
@@ -176,11 +179,14 @@ describe(`tills and hub on ${testDbKind()}: offline selling and convergence`, ()
     const p1 = await till('paris', 'paris-1');
     // An online order holds 4 of the 5 mascaras (a bare reservation, as an order would make).
     await hub.reserve('paris', 'web-1', 'MASCARA', 4);
-    await expect.poll(() => p1.till.stock('MASCARA')?.reserved).toBe(4);
-    expect(p1.till.stock('MASCARA')).toMatchObject({ onHand: 5, reserved: 4 });
-    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
-    expect(() => p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] })).toThrow(ReservedStockError);
-    p1.till.sell({ lines: [{ ref: 'MASCARA', qty: 1 }], reservedOverride: 'customer at the counter' });
+    await expect.poll(() => p1.till.cashier.stock('MASCARA')?.reserved).toBe(4);
+    expect(p1.till.cashier.stock('MASCARA')).toMatchObject({ onHand: 5, reserved: 4 });
+    p1.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] });
+    expect(() => p1.till.cashier.sell({ lines: [{ ref: 'MASCARA', qty: 1 }] })).toThrow(ReservedStockError);
+    p1.till.cashier.sell({
+      lines: [{ ref: 'MASCARA', qty: 1 }],
+      reservedOverride: 'customer at the counter',
+    });
     await expectConverged(hub, p1);
     expect(await hub.onHand('paris', 'MASCARA')).toBe(3);
   });

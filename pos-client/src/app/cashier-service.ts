@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import type { Cashier } from '../engine/cashier.js';
 import { TillError, UnknownProductError } from '../engine/errors.js';
-import type { Till } from '../engine/till.js';
 import type { SyncAgent } from '../sync/agent.js';
 import type { CashierApi, CashierError, StockLookup, TillState } from './cashier-api.js';
 import { CashierArgs, type CashierMethod } from './cashier-args.js';
@@ -26,7 +26,7 @@ const SkuInventory = z.object({
  * and fails with a CashierApiError only: TillError codes pass through, anything else is 'internal'.
  */
 export function createCashierService(
-  till: Till,
+  cashier: Cashier,
   agent: SyncAgent,
   options: CashierServiceOptions = {},
 ): CashierApi {
@@ -36,7 +36,7 @@ export function createCashierService(
   const elsewhereCache = new Map<string, Elsewhere>();
 
   async function askHub(sku: string, ownLocation: string): Promise<Elsewhere | null> {
-    const enrolment = till.enrolment;
+    const enrolment = cashier.enrolment;
     // Waiting means the hub just failed: do not make the cashier wait for another timeout.
     if (!enrolment || agent.status().state === 'waiting') return null;
     try {
@@ -56,7 +56,7 @@ export function createCashierService(
 
   const api: CashierApi = {
     async state(): Promise<TillState> {
-      const t = till.status();
+      const t = cashier.status();
       const s = agent.status();
       return {
         deviceId: t.deviceId,
@@ -68,22 +68,22 @@ export function createCashierService(
         oldestUnsyncedAgeMs: t.oldestUnsyncedAgeMs,
         lastSyncAt: t.lastSyncAt,
         rejected: t.rejected,
-        pickupOrders: till.pickupOrders().length,
+        pickupOrders: cashier.pickupOrders().length,
       };
     },
 
     async product(ref) {
-      return till.product(ref) ?? null;
+      return cashier.product(ref) ?? null;
     },
 
     async search(query) {
-      return till.store.searchProducts(query.trim(), 20);
+      return cashier.searchProducts(query.trim(), 20);
     },
 
     async stock(ref) {
-      const product = till.product(ref);
+      const product = cashier.product(ref);
       if (!product) throw new UnknownProductError(ref);
-      const here = till.stock(product.sku);
+      const here = cashier.stock(product.sku);
       if (!here) throw new UnknownProductError(ref);
       const live = await askHub(product.sku, here.locationId);
       if (live) {
@@ -95,7 +95,7 @@ export function createCashierService(
     },
 
     async sell(input) {
-      return till.sell({
+      return cashier.sell({
         lines: input.lines,
         paymentMethod: input.payment,
         ...(input.reservedOverride ? { reservedOverride: input.reservedOverride } : {}),
@@ -103,7 +103,7 @@ export function createCashierService(
     },
 
     async returnItems(input) {
-      return till.returnItems({
+      return cashier.returnItems({
         lines: input.lines,
         refundMethod: input.refund,
         ...(input.originalReceiptId ? { originalReceiptId: input.originalReceiptId } : {}),
@@ -111,19 +111,19 @@ export function createCashierService(
     },
 
     async receipt(receiptId) {
-      return till.receipt(receiptId) ?? null;
+      return cashier.receipt(receiptId) ?? null;
     },
 
     async pickupOrders() {
-      return till.pickupOrders();
+      return cashier.pickupOrders();
     },
 
     async pickup(orderId) {
-      return { seq: till.pickup(orderId).seq };
+      return { seq: cashier.pickup(orderId).seq };
     },
 
     async count(lines) {
-      return { seq: till.count(lines).seq };
+      return { seq: cashier.count(lines).seq };
     },
   };
 
@@ -188,7 +188,7 @@ export function toCashierError(err: unknown): CashierError {
  * and the last change is always reported). Returns the unsubscribe function.
  */
 export function watchTillState(
-  till: Till,
+  cashier: Cashier,
   agent: SyncAgent,
   api: CashierApi,
   listener: (state: TillState) => void,
@@ -204,10 +204,10 @@ export function watchTillState(
   const poke = () => {
     timer ??= setTimeout(fire, Math.max(0, last + intervalMs - Date.now()));
   };
-  till.on('change', poke);
+  const unwatch = cashier.onChange(poke);
   agent.on('state', poke);
   return () => {
-    till.off('change', poke);
+    unwatch();
     agent.off('state', poke);
     if (timer) clearTimeout(timer);
     timer = null;

@@ -31,13 +31,13 @@ export interface TillApp {
 export async function startTillApp(options: TillAppOptions): Promise<TillApp> {
   const till = Till.open({ dataDir: options.dataDir });
   const log = openTillLog(till, options.dataDir);
-  const agent = new SyncAgent(till, { logger: log.logger, ...options.syncOptions });
+  const agent = new SyncAgent(till.replica, { logger: log.logger, ...options.syncOptions });
   try {
-    const api = createCashierService(till, agent, options.serviceOptions);
+    const api = createCashierService(till.cashier, agent, options.serviceOptions);
     const server = await startUiServer(api, {
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.staticDir !== undefined ? { staticDir: options.staticDir } : {}),
-      watch: (listener) => watchTillState(till, agent, api, listener),
+      watch: (listener) => watchTillState(till.cashier, agent, api, listener),
     });
     agent.start();
     return {

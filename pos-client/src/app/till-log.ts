@@ -27,7 +27,7 @@ export function openTillLog(till: Till, dataDir: string): TillLog {
   const dest = join(dataDir, TILL_LOG_FILE);
   ensurePrivateFile(dest); // op ids and receipt ids are the till's business only
   const file = pino.destination({ dest, append: true, sync: true });
-  const logger = pino({ base: { device: till.enrolment?.deviceId ?? null } }, file);
+  const logger = pino({ base: { device: till.replica.enrolment?.deviceId ?? null } }, file);
   const onOp = (op: TillOp) =>
     logger.info(
       {
@@ -40,11 +40,11 @@ export function openTillLog(till: Till, dataDir: string): TillLog {
       },
       'op recorded',
     );
-  till.on('op', onOp);
+  till.replica.on('op', onOp);
   return {
     logger,
     close() {
-      till.off('op', onOp);
+      till.replica.off('op', onOp);
       file.end();
     },
   };

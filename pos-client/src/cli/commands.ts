@@ -1,8 +1,8 @@
 import { AdjustReason } from '@tillsync/sync-protocol';
 import { Argument, Command, Option } from 'commander';
+import type { Cashier } from '../engine/cashier.js';
 import { TillError } from '../engine/errors.js';
 import type { Receipt } from '../engine/store.js';
-import type { Till } from '../engine/till.js';
 import type { SyncAgent } from '../sync/agent.js';
 
 /*
@@ -11,7 +11,7 @@ import type { SyncAgent } from '../sync/agent.js';
  */
 
 export interface CommandContext {
-  till: Till;
+  cashier: Cashier;
   agent: SyncAgent | null;
   out: (line: string) => void;
 }
@@ -32,8 +32,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .addOption(new Option('--pay <method>', 'how the customer pays').choices(PAYMENTS).default('cash'))
     .option('--override <reason>', 'sell units reserved for online orders, saying why')
     .action((words: string[], o: { pay: (typeof PAYMENTS)[number]; override?: string }) =>
-      withTill(({ till, out }) => {
-        const receipt = till.sell({
+      withTill(({ cashier, out }) => {
+        const receipt = cashier.sell({
           lines: words.map(qtyLine),
           paymentMethod: o.pay,
           ...(o.override ? { reservedOverride: o.override } : {}),
@@ -48,8 +48,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .option('--receipt <id>', 'the receipt they were sold on')
     .option('--damaged', 'the items cannot be sold again', false)
     .action((words: string[], o: { receipt?: string; damaged: boolean }) =>
-      withTill(({ till, out }) => {
-        const receipt = till.returnItems({
+      withTill(({ cashier, out }) => {
+        const receipt = cashier.returnItems({
           ...(o.receipt ? { originalReceiptId: o.receipt } : {}),
           lines: words.map((a) => ({ ...qtyLine(a), condition: o.damaged ? 'damaged' : 'sellable' })),
         });
@@ -61,8 +61,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .description('record a stock count')
     .argument('<counts...>', '<sku>=<counted>, one or more')
     .action((words: string[]) =>
-      withTill(({ till, out }) => {
-        const op = till.count(
+      withTill(({ cashier, out }) => {
+        const op = cashier.count(
           words.map((a) => {
             const [ref, counted] = a.split('=');
             return { ref: ref ?? '', counted: wholeNumber(counted, a) };
@@ -77,8 +77,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .argument('<items...>', '<sku>:<qty>, one or more')
     .option('--ref <reference>', "the delivery's reference")
     .action((words: string[], o: { ref?: string }) =>
-      withTill(({ till, out }) => {
-        const op = till.receive(words.map(qtyLine), o.ref);
+      withTill(({ cashier, out }) => {
+        const op = cashier.receive(words.map(qtyLine), o.ref);
         out(`received (op ${op.seq})`);
       }),
     );
@@ -88,8 +88,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .addArgument(new Argument('<reason>', 'why').choices(AdjustReason.options))
     .argument('<items...>', '<sku>:<qty>, one or more')
     .action((reason: AdjustReason, words: string[]) =>
-      withTill(({ till, out }) => {
-        const op = till.adjust(reason, words.map(qtyLine));
+      withTill(({ cashier, out }) => {
+        const op = cashier.adjust(reason, words.map(qtyLine));
         out(`adjusted (op ${op.seq})`);
       }),
     );
@@ -97,8 +97,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .command('pickups')
     .description('online orders waiting to be collected here')
     .action(() =>
-      withTill(({ till, out }) => {
-        const orders = till.pickupOrders();
+      withTill(({ cashier, out }) => {
+        const orders = cashier.pickupOrders();
         if (orders.length === 0) out('no pickup orders waiting');
         for (const o of orders) out(`${o.orderId}: ${o.lines.map((l) => `${l.qty} × ${l.sku}`).join(', ')}`);
       }),
@@ -108,8 +108,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .description('hand an online order over')
     .argument('<order id>')
     .action((orderId: string) =>
-      withTill(({ till, out }) => {
-        const op = till.pickup(orderId);
+      withTill(({ cashier, out }) => {
+        const op = cashier.pickup(orderId);
         out(`handed over order ${orderId} (op ${op.seq})`);
       }),
     );
@@ -118,9 +118,9 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .description("a product's stock at this store")
     .argument('<sku|barcode>')
     .action((ref: string) =>
-      withTill(({ till, out }) => {
-        const row = till.stock(ref);
-        const product = till.product(ref);
+      withTill(({ cashier, out }) => {
+        const row = cashier.stock(ref);
+        const product = cashier.product(ref);
         if (!row || !product) throw new TillError('unknown_product', `no product ${ref}`);
         out(
           `${product.sku}  ${product.name}\n  on hand ${row.onHand}  reserved ${row.reserved}  available ${row.onHand - row.reserved}  incoming ${row.incoming}  damaged ${row.damaged}  (version ${row.version})`,
@@ -131,8 +131,8 @@ export function addTillCommands(parent: Command, withTill: WithTill): void {
     .command('status')
     .description('enrolment, sync state, ops waiting, rejected ops')
     .action(() =>
-      withTill(({ till, agent, out }) => {
-        const s = till.status();
+      withTill(({ cashier, agent, out }) => {
+        const s = cashier.status();
         const sync = agent?.status();
         out(
           [

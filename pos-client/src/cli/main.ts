@@ -79,9 +79,9 @@ Every command but enrol needs an enrolled till in the data directory and creates
     .requiredOption('--code <code>', 'the enrolment code (POST /v1/devices, or the HQ dashboard)')
     .action(async (o: { hub: string; code: string }) => {
       const till = await enrolTill({ dataDir: dataDir(), hubUrl: o.hub, enrolmentCode: o.code });
-      const e = till.enrolment!;
+      const e = till.cashier.enrolment!;
       io.out(
-        `enrolled as ${e.deviceId} at ${e.locationId}; catalogue: ${till.store.searchProducts('', 100_000).length} products`,
+        `enrolled as ${e.deviceId} at ${e.locationId}; catalogue: ${till.cashier.searchProducts('', 100_000).length} products`,
       );
       till.close();
     });
@@ -90,7 +90,7 @@ Every command but enrol needs an enrolled till in the data directory and creates
     .description('sync in the background and ring sales from a prompt, until "quit", EOF or Ctrl-C')
     .action(() =>
       withTill(dataDir(), async (till, log) => {
-        exitCode = await shell(till, io, new SyncAgent(till, { logger: log.logger }));
+        exitCode = await shell(till, io, new SyncAgent(till.replica, { logger: log.logger }));
       }),
     );
   program
@@ -98,11 +98,11 @@ Every command but enrol needs an enrolled till in the data directory and creates
     .description('push everything waiting, then exit')
     .action(() =>
       withTill(dataDir(), async (till, log) => {
-        const agent = new SyncAgent(till, { logger: log.logger });
+        const agent = new SyncAgent(till.replica, { logger: log.logger });
         agent.start();
         try {
           await agent.drained(60_000);
-          io.out(`in sync: ${till.status().outboxDepth} op(s) waiting`);
+          io.out(`in sync: ${till.cashier.status().outboxDepth} op(s) waiting`);
         } finally {
           await agent.stop();
         }
@@ -121,9 +121,11 @@ Every command but enrol needs an enrolled till in the data directory and creates
     .command('recover')
     .description("take over a dead machine's unsynced ops (salvaged from its pages if the file is damaged)")
     .requiredOption('--from <old data dir>', "the dead till's data directory")
-    .action((o: { from: string }) => withTill(dataDir(), async (till) => recoverOps(till, o.from, io.out)));
+    .action((o: { from: string }) =>
+      withTill(dataDir(), async (till) => recoverOps(till.replica, o.from, io.out)),
+    );
   addTillCommands(program, (action) =>
-    withTill(dataDir(), async (till) => action({ till, agent: null, out: io.out })),
+    withTill(dataDir(), async (till) => action({ cashier: till.cashier, agent: null, out: io.out })),
   );
   for (const command of program.commands) command.addHelpText('after', ENVIRONMENT);
 
@@ -181,10 +183,10 @@ async function serve(dataDir: string, port: number, io: CliIo): Promise<number> 
 async function shell(till: Till, io: CliIo, agent: SyncAgent): Promise<number> {
   agent.on('state', (s) => io.out(`[sync] ${s.state}${s.lastError ? `: ${s.lastError}` : ''}`));
   agent.start();
-  const ctx = { till, agent, out: io.out };
+  const ctx = { cashier: till.cashier, agent, out: io.out };
   io.out(shellProgram(ctx, io.err).helpInformation().trimEnd());
   io.out(
-    `till ${till.enrolment?.deviceId ?? '(not enrolled)'} ready: type a command; "quit" or Ctrl-C to stop.`,
+    `till ${till.cashier.enrolment?.deviceId ?? '(not enrolled)'} ready: type a command; "quit" or Ctrl-C to stop.`,
   );
   const rl = createInterface({ input: io.input ?? process.stdin, terminal: false });
   const stop = () => rl.close();

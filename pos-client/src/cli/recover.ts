@@ -2,8 +2,9 @@ import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { TILL_DB_FILE, tillDbFiles } from '../engine/db.js';
 import { NotEnrolledError, TillDamagedError, TillError } from '../engine/errors.js';
+import type { Enrolment, Replica } from '../engine/replica.js';
 import { salvageOutbox } from '../engine/salvage.js';
-import { type Enrolment, Till } from '../engine/till.js';
+import { Till } from '../engine/till.js';
 
 /*
  * `till recover --from <old data dir>`: a till machine died with sales the hub never received, and
@@ -21,7 +22,7 @@ import { type Enrolment, Till } from '../engine/till.js';
 /** What a salvaged database file is renamed to: kept for a closer look, never opened as a till. */
 export const SALVAGED_SUFFIX = '.salvaged';
 
-export function recoverOps(till: Till, oldDir: string, out: (line: string) => void): void {
+export function recoverOps(till: Replica, oldDir: string, out: (line: string) => void): void {
   const current = till.enrolment;
   if (!current) throw new NotEnrolledError();
   if (!existsSync(join(oldDir, TILL_DB_FILE)))
@@ -40,13 +41,13 @@ export function recoverOps(till: Till, oldDir: string, out: (line: string) => vo
     return;
   }
   try {
-    const from = old.status();
+    const from = old.replica.status();
     refuseOtherTill(oldDir, from.deviceId, from.locationId, current);
-    const entries = old.store.outboxAfter(0, Number.MAX_SAFE_INTEGER);
+    const entries = old.replica.pendingBatch(Number.MAX_SAFE_INTEGER);
     const taken = till.adoptOps(entries.map((e) => e.op));
-    old.db.transaction(() => {
-      for (const e of entries) old.store.deleteOutbox(e.seq);
-    })();
+    // Only once this till holds them (committed): a crash in between leaves them in both, and the
+    // hub answers the second copy as a duplicate.
+    old.replica.handedOff(entries);
     out(
       `recovered ${taken} unsynced op(s) from ${oldDir}` +
         (entries.length > taken ? ` (${entries.length - taken} were already here)` : '') +
@@ -72,7 +73,7 @@ function refuseOtherTill(
 }
 
 function salvageOps(
-  till: Till,
+  till: Replica,
   current: Readonly<Enrolment>,
   oldDir: string,
   damage: TillDamagedError,

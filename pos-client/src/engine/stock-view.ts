@@ -1,9 +1,13 @@
-import { applyEffect, effectsOf, emptyRow, type StockRow, type TillOp } from '@tillsync/sync-protocol';
+import { effectsOf, type LedgerView, reduceOp, type StockRow, type TillOp } from '@tillsync/sync-protocol';
 
 /*
  * The cashier's view of a row is the hub's authoritative row (base) with this till's
- * not-yet-acknowledged ops applied on top, in seq order, through the shared reducer: the same
- * numbers the hub will compute, shown before the hub has seen the ops.
+ * not-yet-acknowledged ops applied on top, in seq order, through the shared reducer (reduceOp):
+ * the same numbers the hub will compute, shown before the hub has seen the ops.
+ *
+ * One difference from the hub, by design: a count the till applies itself sees nothing stamped
+ * after it (onHandAfter is 0). Its own later ops come after it in seq order and apply on top; what
+ * other tills did later is not in the base yet, and the hub's next row brings it.
  */
 
 /** The SKUs at `locationId` an op changes. */
@@ -13,20 +17,21 @@ export function skusTouched(op: TillOp, locationId: string): string[] {
     .map((e) => e.sku);
 }
 
+/** Rows of this location, by SKU, as the reducer reads them; no history beyond the rows. */
+function viewOf(locationId: string, row: (sku: string) => StockRow | undefined): LedgerView {
+  return {
+    row: (loc, sku) => (loc === locationId ? row(sku) : undefined),
+    onHandAfter: () => 0,
+  };
+}
+
 /** Apply an op's effects at `locationId` to the given rows (missing rows start empty). */
 export function applyLocally(
   op: TillOp,
   locationId: string,
   row: (sku: string) => StockRow | undefined,
 ): StockRow[] {
-  const out = new Map<string, StockRow>();
-  for (const effect of effectsOf(op)) {
-    if (effect.locationId !== locationId) continue;
-    const current = out.get(effect.sku) ?? row(effect.sku) ?? emptyRow(locationId, effect.sku);
-    // A count made here is the latest thing this till knows of the row: nothing applied after it.
-    out.set(effect.sku, applyEffect(current, effect, op.hlc, 0).row);
-  }
-  return [...out.values()];
+  return reduceOp(op, viewOf(locationId, row)).rows.filter((r) => r.locationId === locationId);
 }
 
 /** base + pending ops (seq order) for each SKU in `skus`. */
@@ -42,12 +47,12 @@ export function rebase(
     const b = base(sku);
     if (b) rows.set(sku, b);
   }
+  const view = viewOf(locationId, (sku) => rows.get(sku));
   for (const op of pending) {
-    for (const effect of effectsOf(op)) {
-      if (effect.locationId !== locationId || !wanted.has(effect.sku)) continue;
-      const current = rows.get(effect.sku) ?? emptyRow(locationId, effect.sku);
-      rows.set(effect.sku, applyEffect(current, effect, op.hlc, 0).row);
-    }
+    // Most pending ops touch none of the SKUs being refreshed: skip them before reducing.
+    if (!effectsOf(op).some((e) => e.locationId === locationId && wanted.has(e.sku))) continue;
+    for (const row of reduceOp(op, view).rows)
+      if (row.locationId === locationId && wanted.has(row.sku)) rows.set(row.sku, row);
   }
   return [...rows.values()];
 }

@@ -3,7 +3,7 @@ import type { TillDb } from './db.js';
 
 /*
  * Typed access to the till database: prepared statements only. Transactions are the caller's
- * (Till and SyncAgent wrap related writes in `db.transaction`).
+ * (the Replica wraps related writes in `db.transaction`; the Cashier writes receipts inside one).
  */
 
 export type Product = CatalogProduct;
@@ -156,9 +156,6 @@ export class TillStore {
         [number, number],
         { seq: number; op_id: string; op: string; created_at: number }
       >('SELECT seq, op_id, op, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
-      outboxGet: db.prepare<[number], { seq: number; op_id: string; op: string; created_at: number }>(
-        'SELECT seq, op_id, op, created_at FROM outbox WHERE seq = ?',
-      ),
       outboxDeleteUpTo: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
       outboxDelete: db.prepare('DELETE FROM outbox WHERE seq = ?'),
       journalAcked: db.prepare(
@@ -297,11 +294,6 @@ export class TillStore {
   /** Unacknowledged ops after `seq`, in seq order. */
   outboxAfter(seq: number, limit: number): OutboxEntry[] {
     return this.s.outboxAfter.all(seq, limit).map(toEntry);
-  }
-
-  outboxEntry(seq: number): OutboxEntry | undefined {
-    const r = this.s.outboxGet.get(seq);
-    return r && toEntry(r);
   }
 
   deleteOutboxUpTo(seq: number): number {

@@ -19,12 +19,11 @@ import {
   ReservationPush,
   replySchema,
   StockPush,
-  stockChecksum,
   upgradeHeaders,
 } from '@tillsync/sync-protocol';
 import { io, type Socket } from 'socket.io-client';
 import type { z } from 'zod';
-import type { Till } from '../engine/till.js';
+import type { Replica } from '../engine/replica.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { fetchCatalog } from './hub-api.js';
 
@@ -82,6 +81,33 @@ export interface SyncStatus {
 
 type HubSocket = Socket<HubToClientEvents, ClientToHubEvents>;
 
+/**
+ * The replica's door, as the agent uses it (engine/replica.ts implements it): everything the agent
+ * reads or writes on the till goes through these calls, never through the store.
+ */
+export type SyncReplica = Pick<
+  Replica,
+  | 'enrolment'
+  | 'now'
+  | 'journal'
+  | 'catchUpFrom'
+  | 'applyHello'
+  | 'pendingBatch'
+  | 'applyAck'
+  | 'lastAckedSeq'
+  | 'applyStockPush'
+  | 'applyReservations'
+  | 'cursor'
+  | 'baseChecksum'
+  | 'replaceStock'
+  | 'catalogFetchedAt'
+  | 'saveCatalog'
+  | 'clockOffsetMs'
+  | 'status'
+  | 'on'
+  | 'off'
+>;
+
 const PERMANENT = new Set(['unauthorized', 'protocol_version']);
 /** A connection live this long without failing resets the backoff. */
 const STABLE_CONNECTION_MS = 10_000;
@@ -111,7 +137,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     );
 
   constructor(
-    private readonly till: Till,
+    private readonly replica: SyncReplica,
     options: SyncAgentOptions = {},
   ) {
     super();
@@ -144,15 +170,15 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   /** Start syncing (idempotent). */
   start(): void {
     if (this.current !== 'stopped' && this.current !== 'refused') return;
-    this.till.on('op', this.onOp);
-    this.till.on('clockJump', this.onClockJump);
+    this.replica.on('op', this.onOp);
+    this.replica.on('clockJump', this.onClockJump);
     this.connect();
   }
 
   /** Stop syncing and close the connection (idempotent). Unsent ops stay in the outbox. */
   async stop(): Promise<void> {
-    this.till.off('op', this.onOp);
-    this.till.off('clockJump', this.onClockJump);
+    this.replica.off('op', this.onOp);
+    this.replica.off('clockJump', this.onClockJump);
     this.teardown();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
@@ -163,7 +189,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   /** Resolves once the outbox is empty and the agent is live (tests and the CLI's `sync --once`). */
   async drained(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!(this.current === 'live' && this.till.status().outboxDepth === 0 && !this.pushing)) {
+    while (!(this.current === 'live' && this.replica.status().outboxDepth === 0 && !this.pushing)) {
       if (Date.now() > deadline)
         throw new Error(`outbox not drained within ${timeoutMs} ms (state ${this.current})`);
       await new Promise((r) => setTimeout(r, 20));
@@ -173,7 +199,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   // ── connection ───────────────────────────────────────────────────────────────────────────
 
   private connect(): void {
-    const enrolment = this.till.enrolment;
+    const enrolment = this.replica.enrolment;
     if (!enrolment) {
       this.lastError = 'not enrolled';
       this.setState('refused');
@@ -192,7 +218,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
         token: enrolment.token,
         protocolVersion: PROTOCOL_VERSION,
         appVersion: this.opts.appVersion,
-        journal: this.till.journal(),
+        journal: this.replica.journal(),
       } satisfies HandshakeAuth,
     });
     this.socket = socket;
@@ -220,7 +246,7 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     socket.on('hello', (payload) => {
       const hello = Hello.safeParse(payload);
       if (!hello.success) return this.retryLater('hub sent a malformed hello');
-      void this.catchUp(socket, hello.data, this.till.now()).catch((err: unknown) =>
+      void this.catchUp(socket, hello.data, this.replica.now()).catch((err: unknown) =>
         this.retryLater(errorText(err)),
       );
     });
@@ -228,11 +254,11 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
       const push = StockPush.safeParse(payload);
       // Before the hello is applied the pull in progress covers these rows.
       if (!push.success || !this.caughtUp) return;
-      if (this.till.applyStockPush(push.data)) void this.pullMissing(socket);
+      if (this.replica.applyStockPush(push.data)) void this.pullMissing(socket);
     });
     socket.on('reservations', (payload) => {
       const push = ReservationPush.safeParse(payload);
-      if (push.success) this.till.applyReservations(push.data);
+      if (push.success) this.replica.applyReservations(push.data);
     });
     socket.on('error', (payload) => {
       const e = ProtocolError.safeParse(payload);
@@ -244,9 +270,9 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   /** After hello: pull what we missed, apply it with the hello atomically, then go live. */
   private async catchUp(socket: HubSocket, hello: Hello, receivedAt: number): Promise<void> {
     this.setState('catching-up');
-    const pages = await this.pullAll(socket, this.till.catchUpFrom(hello));
+    const pages = await this.pullAll(socket, this.replica.catchUpFrom(hello));
     if (this.socket !== socket) return;
-    this.till.applyHello(hello, pages, receivedAt - hello.serverTime);
+    this.replica.applyHello(hello, pages, receivedAt - hello.serverTime);
     if (hello.recovery) this.log?.info({ recovery: hello.recovery }, 'hub is behind this till: re-sending');
     this.caughtUp = true;
     await this.refreshCatalog();
@@ -290,11 +316,11 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
 
   private startTimers(socket: HubSocket): void {
     const beat = () => {
-      const s = this.till.status();
+      const s = this.replica.status();
       socket.emit('heartbeat', {
         outboxDepth: s.outboxDepth,
         oldestUnsyncedAgeMs: s.oldestUnsyncedAgeMs,
-        clockOffsetMs: this.till.store.meta('clockOffsetMs') ?? 0,
+        clockOffsetMs: this.replica.clockOffsetMs(),
         appVersion: this.opts.appVersion,
       });
     };
@@ -316,15 +342,15 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
     try {
       while (this.current === 'live' && this.socket) {
         const socket = this.socket;
-        const pending = this.till.pendingBatch(this.opts.batchSize);
+        const pending = this.replica.pendingBatch(this.opts.batchSize);
         if (pending.length === 0) break;
         const batch = pending.slice(0, nextBatchLength(pending.map((e) => e.op)));
         const range = { seqFrom: batch[0]!.seq, seqTo: batch[batch.length - 1]!.seq };
         this.log?.info({ ...range, opIds: batch.map((e) => e.opId) }, 'batch pushed');
         const reply = await this.request(socket, 'push', { ops: batch.map((e) => e.op) }, Ack);
         if (this.socket !== socket) return;
-        const before = this.till.store.meta('lastAckedSeq') ?? 0;
-        this.till.applyAck(reply);
+        const before = this.replica.lastAckedSeq();
+        this.replica.applyAck(reply);
         if (reply.lastAckedSeq > before) this.attempt = 0;
         this.log?.info({ ...range, ...ackSummary(reply) }, 'batch acked');
         if (batch.length > 0 && reply.results.every((r) => r.status === 'rejected' && r.code === 'seq_gap')) {
@@ -362,8 +388,8 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   private pullMissing(socket: HubSocket): Promise<void> {
     this.pulling ??= (async () => {
       try {
-        const pages = await this.pullAll(socket, this.till.status().cursor);
-        for (const page of pages) this.till.applyStockPush(page);
+        const pages = await this.pullAll(socket, this.replica.cursor());
+        for (const page of pages) this.replica.applyStockPush(page);
       } catch (err) {
         this.retryLater(errorText(err));
       } finally {
@@ -380,25 +406,25 @@ export class SyncAgent extends EventEmitter<{ state: [SyncStatus]; synced: []; d
   async checkDrift(socket: HubSocket | null = this.socket): Promise<boolean> {
     if (!socket || !this.caughtUp) return false;
     const reply = await this.request(socket, 'checksum', {}, ChecksumReply);
-    if (Number(reply.cursor) !== this.till.status().cursor) {
+    if (Number(reply.cursor) !== this.replica.cursor()) {
       // Not comparable yet: catch up first; the next check compares.
       await this.pullMissing(socket);
       return false;
     }
-    if (reply.checksum === stockChecksum(this.till.store.allBase())) return false;
+    if (reply.checksum === this.replica.baseChecksum()) return false;
     const snapshot = await this.pullAll(socket, 0);
-    this.till.replaceStock(snapshot);
+    this.replica.replaceStock(snapshot);
     this.driftRepairs += 1;
     this.emit('drift', reply.rows);
     return true;
   }
 
   private async refreshCatalog(): Promise<void> {
-    const e = this.till.enrolment;
-    const fetchedAt = this.till.store.meta('catalogFetchedAt') ?? 0;
+    const e = this.replica.enrolment;
+    const fetchedAt = this.replica.catalogFetchedAt();
     if (!e || Date.now() - fetchedAt < this.opts.catalogMaxAgeMs) return;
     try {
-      this.till.saveCatalog(await fetchCatalog(e.hubUrl, e.token), Date.now());
+      this.replica.saveCatalog(await fetchCatalog(e.hubUrl, e.token), Date.now());
     } catch (err) {
       // The till keeps selling from the catalogue it has; the next connect retries.
       this.lastError = `catalogue not refreshed: ${errorText(err)}`;

@@ -12,8 +12,8 @@ export async function enrolTill(
   const till = Till.open(options);
   try {
     const { lastAckedSeq, ...enrolment } = await enrolWithHub(hubUrl, options.enrolmentCode);
-    till.saveEnrolment({ ...enrolment, hubUrl }, lastAckedSeq);
-    till.saveCatalog(await fetchCatalog(hubUrl, enrolment.token), Date.now());
+    till.replica.saveEnrolment({ ...enrolment, hubUrl }, lastAckedSeq);
+    till.replica.saveCatalog(await fetchCatalog(hubUrl, enrolment.token), Date.now());
     return till;
   } catch (err) {
     till.close();

@@ -24,7 +24,7 @@ export function cashierTill(options: { reservedLipRed?: number; hubUrl?: string 
       stockRow('MASCARA', { onHand: 5 }),
     ]),
   });
-  const agent = new SyncAgent(till);
+  const agent = new SyncAgent(till.replica);
   return {
     till,
     agent,

@@ -50,8 +50,8 @@ export function provision(
   till: Till,
   setup: { catalog: Product[]; at: number; stock?: StockPush; hubUrl?: string },
 ): Till {
-  till.saveEnrolment({ ...PARIS_TILL, hubUrl: setup.hubUrl ?? PARIS_TILL.hubUrl });
-  till.saveCatalog(setup.catalog, setup.at);
-  if (setup.stock) till.applyStockPush(setup.stock);
+  till.replica.saveEnrolment({ ...PARIS_TILL, hubUrl: setup.hubUrl ?? PARIS_TILL.hubUrl });
+  till.replica.saveCatalog(setup.catalog, setup.at);
+  if (setup.stock) till.replica.applyStockPush(setup.stock);
   return till;
 }

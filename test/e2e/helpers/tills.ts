@@ -55,12 +55,12 @@ export async function startTill(
     id,
     dir,
     till,
-    agent: new SyncAgent(till, options),
+    agent: new SyncAgent(till.replica, options),
     async restart() {
       await t.agent.stop();
       t.till.close();
       t.till = Till.open({ dataDir: dir });
-      t.agent = new SyncAgent(t.till, options);
+      t.agent = new SyncAgent(t.till.replica, options);
       t.agent.start();
     },
     async close() {
@@ -84,10 +84,10 @@ export async function expectConverged(
   timeoutMs = 5_000,
 ): Promise<void> {
   await t.agent.drained();
-  const locationId = t.till.enrolment!.locationId;
+  const locationId = t.till.replica.enrolment!.locationId;
   const byKey = (a: StockRow, b: StockRow) => a.sku.localeCompare(b.sku);
   const views = async () => ({
-    till: t.till.store.allStock().sort(byKey),
+    till: t.till.cashier.allStock().sort(byKey),
     hub: (await locationRows(hub.db, locationId)).sort(byKey),
   });
   const deadline = Date.now() + timeoutMs;
@@ -97,7 +97,7 @@ export async function expectConverged(
     seen = await views();
   }
   expect(seen.till).toEqual(seen.hub);
-  expect(stockChecksum(t.till.store.allBase())).toBe(stockChecksum(seen.hub));
+  expect(t.till.replica.baseChecksum()).toBe(stockChecksum(seen.hub));
 }
 
 /** Invariant 1: every op is in the hub's ledger exactly once: one movement per effect, no more. */
