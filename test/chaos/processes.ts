@@ -16,9 +16,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Run TypeScript sources directly; `node --import tsx` (not the tsx CLI) so the pid killed is the process. */
 const TS_NODE = ['--import', 'tsx', '--conditions=@tillsync/source'];
 
-function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): ChildProcess {
   return spawn(process.execPath, [...TS_NODE, script, ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -112,6 +112,8 @@ export class HubProcess {
     readonly port: number,
     /** More of the hub's environment (settings a run needs). */
     private readonly env: NodeJS.ProcessEnv = {},
+    /** The checkout whose hub sources run (a benchmark's baseline is another tree). */
+    private readonly root: string = ROOT,
   ) {}
 
   get url(): string {
@@ -133,7 +135,7 @@ export class HubProcess {
       ...('databaseUrl' in this.storage
         ? { DATABASE_URL: this.storage.databaseUrl }
         : { DATABASE_URL: '', TILLSYNC_DATA_DIR: this.storage.dataDir }),
-    });
+    }, this.root);
     this.child = child;
     this.output = '';
     const collect = (chunk: Buffer) => {
