@@ -18,7 +18,7 @@ import type { Database } from '../../hub/src/db/database.js';
 import { type BenchDb, benchDatabases } from './lib/databases.js';
 import { type HubKit, type HubTree, type TreeLabel, turnLabel, turns } from './lib/hub-tree.js';
 import { startSeparateHub } from './lib/separate-hub.js';
-import { type Cell, groupedRows, type KeyedRow, printTable } from './lib/table.js';
+import { groupedRows, type KeyedRow, printTable } from './lib/table.js';
 import { judge, reportTargets, type TargetRow } from './lib/targets.js';
 
 const N = Number(process.env.N ?? 100_000);
@@ -44,6 +44,7 @@ async function run(
   const hub = await startSeparateHub(db, seed, { tree });
   const dir = mkdtempSync(join(tmpdir(), 'bench-till-'));
   let seconds = 0;
+  let applied: number | undefined;
   try {
     const filling = await enrolTill({
       dataDir: dir,
@@ -74,15 +75,15 @@ async function run(
     await agent.stop();
     till.close();
   } finally {
-    const applied = await hub.close(async (d) => {
+    applied = await hub.close(async (d) => {
       const { rows } = await d.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM applied_ops WHERE status = 'applied'",
       );
       return rows[0]!.n;
     });
     rmSync(dir, { recursive: true, force: true });
-    if (seconds > 0 && applied !== N) throw new Error(`expected ${N} applied ops, hub has ${applied}`);
   }
+  if (applied !== N) throw new Error(`expected ${N} applied ops, hub has ${applied}`);
   return { seconds, opsPerSecond: N / seconds };
 }
 

@@ -321,7 +321,9 @@ function metCell(kind: BenchDb, load: Load, naive?: Load, ceiling?: number): str
     const v = t.of(load, naive, ceiling);
     return v !== undefined && !t.met(v);
   });
-  return missed.length === 0 ? 'yes' : `no: ${missed.map((t) => `${t.name.split(': ')[1]} ${t.goal}`).join('; ')}`;
+  return missed.length === 0
+    ? 'yes'
+    : `no: ${missed.map((t) => `${t.name.split(': ')[1]} ${t.goal}`).join('; ')}`;
 }
 
 const shape: CeilingShape = { stores: STORES, skus: SKUS, batch: BATCH, seconds: SECONDS };
@@ -390,7 +392,8 @@ for (const kind of benchDatabases()) {
     ceiling ? ratio(ceiling, l.opsPerSecond) : '',
     met,
   ];
-  for (const r of runs) rows.push(row(`Tillsync hub (${r.label})`, r.load, metCell(kind, r.load, naive, ceiling)));
+  for (const r of runs)
+    rows.push(row(`Tillsync hub (${r.label})`, r.load, metCell(kind, r.load, naive, ceiling)));
   if (naive) rows.push(row('naive (tx per op)', naive, ''));
   if (ceiling) {
     rows.push([

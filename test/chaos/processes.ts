@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { testDatabaseUrl } from '../../hub/test/helpers/test-db.js';
@@ -16,9 +17,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Run TypeScript sources directly; `node --import tsx` (not the tsx CLI) so the pid killed is the process. */
 const TS_NODE = ['--import', 'tsx', '--conditions=@tillsync/source'];
 
-function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): ChildProcess {
+function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, [...TS_NODE, script, ...args], {
-    cwd,
+    cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -126,7 +127,7 @@ export class HubProcess {
 
   /** Start `serve` and resolve once it listens. */
   async start(): Promise<void> {
-    const child = spawnTs('hub/src/cli/main.ts', ['serve'], {
+    const child = spawnTs(join(this.root, 'hub/src/cli/main.ts'), ['serve'], {
       HOST: '127.0.0.1',
       PORT: String(this.port),
       LOG_LEVEL: 'silent',
@@ -135,7 +136,7 @@ export class HubProcess {
       ...('databaseUrl' in this.storage
         ? { DATABASE_URL: this.storage.databaseUrl }
         : { DATABASE_URL: '', TILLSYNC_DATA_DIR: this.storage.dataDir }),
-    }, this.root);
+    });
     this.child = child;
     this.output = '';
     const collect = (chunk: Buffer) => {

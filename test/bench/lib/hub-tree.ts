@@ -92,7 +92,9 @@ export function hubTrees(): Promise<HubTree[]> {
     if (!baseline) return [THIS_TREE];
     const root = resolve(baseline);
     if (!existsSync(join(root, 'hub/src/cli/main.ts')) || !existsSync(join(root, 'node_modules'))) {
-      throw new Error(`BENCH_BASELINE=${baseline}: not an installed checkout (hub/src/cli/main.ts, node_modules)`);
+      throw new Error(
+        `BENCH_BASELINE=${baseline}: not an installed checkout (hub/src/cli/main.ts, node_modules)`,
+      );
     }
     if (root === resolve(ROOT)) throw new Error('BENCH_BASELINE is this checkout: point it at another tree');
     return [{ label: 'before', root, kit: await baselineKit(root) }, THIS_TREE];
