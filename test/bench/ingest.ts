@@ -3,7 +3,14 @@
  * batches of BATCH one-line sales, seq-ordered like a till's outbox, each till sending its next
  * batch as soon as the previous one is acked. Measures ops/s applied and ack latency (push sent →
  * ack received). The hub runs as its own process (hub CLI `serve`), so the tills' CPU is not hub
- * time. Compared in the same run with:
+ * time. Two shapes, each with issue 15's targets (lib/targets.ts):
+ *   SHAPE=batched (default) — 40 tills in 8 stores, batches of 100: ≥ 20,000 ops/s, within 2× of
+ *                             the ceiling; baselines naive and ceiling
+ *   SHAPE=online            — 100 tills in 20 stores, one op per push (an online till ringing each
+ *                             sale): ≥ 3× naive, ≥ 5,000 ops/s, ack p99 < 50 ms; baseline naive
+ * TILLS, STORES, BATCH and BASELINES=naive,ceiling override a shape's settings. With
+ * BENCH_BASELINE=<checkout> the hub rows are "before" (that tree's hub) and "after" (this one's),
+ * in the same run (lib/hub-tree.ts). Compared in the same run with:
  *   naive   — the same tills and messages against test/bench/ingest/naive-server.ts (one
  *             transaction per op: SELECT … FOR UPDATE, UPDATE, INSERT movement and applied op)
  *   ceiling — the same number of stock row changes as bare UPDATEs in the same batches
@@ -11,8 +18,9 @@
  * Every run ends by checking the database holds exactly the ops acked (applied_ops, movements,
  * on_hand).
  *
- *   pnpm bench:ingest                       (TILLS = 40, STORES = 8, BATCH = 100, SECONDS = 10)
- *   BENCH_DB=postgres TILLS=100 pnpm bench:ingest
+ *   pnpm bench:ingest                       (batched: TILLS = 40, STORES = 8, BATCH = 100, SECONDS = 10)
+ *   pnpm bench:online                       (SHAPE=online: TILLS = 100, STORES = 20, BATCH = 1)
+ *   BENCH_BASELINE=../main BENCH_DB=postgres SECONDS=5 pnpm bench:online
  *   BENCH_PROFILE=/tmp/prof pnpm bench:ingest    (the hub runs under node --cpu-prof)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -25,20 +33,28 @@ import { HybridClock, newOpId, PROTOCOL_VERSION } from '@tillsync/sync-protocol'
 import type { Database } from '../../hub/src/db/database.js';
 import { migrate } from '../../hub/src/db/migrate.js';
 import { PgliteDatabase } from '../../hub/src/db/pglite.js';
-import { createDevice, enrol } from '../../hub/src/services/devices.js';
-import { seedCatalog } from '../../hub/test/helpers/fixtures.js';
 import { connectRaw, push, type RawTill } from '../../hub/test/helpers/sync-client.js';
 import { createTestDatabase, testDatabaseUrl } from '../../hub/test/helpers/test-db.js';
 import { freePort, postgresStorage } from '../chaos/processes.js';
 import { type CeilingShape, loopCeiling, pgbenchCeiling, skuId, storeId } from './ingest/ceiling.js';
 import { type BenchDb, benchDatabases } from './lib/databases.js';
-import { startSeparateHub } from './lib/separate-hub.js';
+import { type HubKit, THIS_TREE, type TreeLabel, turnLabel, turns } from './lib/hub-tree.js';
+import { hubCpuSeconds, startSeparateHub } from './lib/separate-hub.js';
 import { ratio, summarize } from './lib/stats.js';
 import { type Cell, printTable } from './lib/table.js';
+import { atLeast, atMost, below, judge, reportTargets, type Target, type TargetRow } from './lib/targets.js';
 
-const TILLS = Number(process.env.TILLS ?? 40);
-const STORES = Number(process.env.STORES ?? 8);
-const BATCH = Number(process.env.BATCH ?? 100);
+const SHAPES = {
+  batched: { tills: 40, stores: 8, batch: 100, baselines: 'naive,ceiling' },
+  online: { tills: 100, stores: 20, batch: 1, baselines: 'naive' },
+} as const;
+const SHAPE_NAME = (process.env.SHAPE ?? 'batched') as keyof typeof SHAPES;
+const SHAPE = SHAPES[SHAPE_NAME];
+if (!SHAPE) throw new Error(`SHAPE=${process.env.SHAPE}: one of ${Object.keys(SHAPES).join(', ')}`);
+const TILLS = Number(process.env.TILLS ?? SHAPE.tills);
+const STORES = Number(process.env.STORES ?? SHAPE.stores);
+const BATCH = Number(process.env.BATCH ?? SHAPE.batch);
+const BASELINES = (process.env.BASELINES ?? SHAPE.baselines).split(',').filter(Boolean);
 const SECONDS = Number(process.env.SECONDS ?? 10);
 /** The first seconds compile and warm caches: pushed and checked, not measured. */
 const WARMUP_S = 2;
@@ -51,7 +67,8 @@ interface Seeded {
   tokens: Array<{ token: string; deviceId: string; locationId: string }>;
 }
 
-async function seed(db: Database): Promise<Seeded> {
+async function seed(db: Database, kit: HubKit): Promise<Seeded> {
+  const { seedCatalog, createDevice, enrol } = kit;
   const locations = Array.from({ length: STORES }, (_, i) => storeId(i));
   const skus = Array.from({ length: SKUS }, (_, i) => skuId(i));
   await seedCatalog(db, {
@@ -178,7 +195,7 @@ async function scratchDatabase(kind: BenchDb) {
     const dataDir = join(scratch, 'db');
     let db: Database = await PgliteDatabase.open(dataDir);
     await migrate(db);
-    const seeded = await seed(db);
+    const seeded = await seed(db, THIS_TREE.kit);
     await db.close();
     return {
       seeded,
@@ -195,7 +212,7 @@ async function scratchDatabase(kind: BenchDb) {
     };
   }
   const test = await createTestDatabase('postgres');
-  const seeded = await seed(test.db);
+  const seeded = await seed(test.db, THIS_TREE.kit);
   const storage = postgresStorage(test.schema!) as { databaseUrl: string };
   return {
     seeded,
@@ -207,14 +224,6 @@ async function scratchDatabase(kind: BenchDb) {
       rmSync(scratch, { recursive: true, force: true });
     },
   };
-}
-
-/** The hub's own CPU seconds, as its /metrics reports them. */
-async function hubCpuSeconds(url: string, adminToken: string): Promise<number> {
-  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
-  const m = /^process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m.exec(await res.text());
-  if (!m) throw new Error('process_cpu_seconds_total missing from /metrics');
-  return Number(m[1]);
 }
 
 /** A process's CPU seconds (user + system) from /proc (Linux). */
@@ -259,91 +268,155 @@ async function startNaive(env: NodeJS.ProcessEnv, port: number): Promise<ChildPr
 const dbCpu = (load: Load): Cell =>
   load.dbCpuUsPerOp === null ? '(in the server)' : Math.round(load.dbCpuUsPerOp);
 
+/** Issue 15's targets for this shape (Postgres; PGlite: no worse than before by > 10 %). */
+const TARGETS: Array<Target & { of: (load: Load, naive?: Load, ceiling?: number) => number | undefined }> =
+  SHAPE_NAME === 'online'
+    ? [
+        {
+          name: 'online: ops/s',
+          goal: '≥ 5,000',
+          met: atLeast(5_000),
+          better: 'higher',
+          of: (l) => l.opsPerSecond,
+        },
+        {
+          name: 'online: ÷ naive (same run)',
+          goal: '≥ 3×',
+          met: atLeast(3),
+          better: 'higher',
+          unit: '×',
+          of: (l, naive) => (naive ? l.opsPerSecond / naive.opsPerSecond : undefined),
+        },
+        {
+          name: 'online: ack p99',
+          goal: '< 50 ms',
+          met: below(50),
+          better: 'lower',
+          unit: 'ms',
+          of: (l) => l.ackMs.p99,
+        },
+      ]
+    : [
+        {
+          name: 'batched: ops/s',
+          goal: '≥ 20,000',
+          met: atLeast(20_000),
+          better: 'higher',
+          of: (l) => l.opsPerSecond,
+        },
+        {
+          name: 'batched: ceiling ÷ hub (same run)',
+          goal: '≤ 2×',
+          met: atMost(2),
+          better: 'lower',
+          unit: '×',
+          of: (l, _naive, ceiling) => (ceiling ? ceiling / l.opsPerSecond : undefined),
+        },
+      ];
+
+/** The target column of a hub row: "yes", or which targets it misses (Postgres only). */
+function metCell(kind: BenchDb, load: Load, naive?: Load, ceiling?: number): string {
+  if (kind !== 'postgres') return '(PGlite: vs before)';
+  const missed = TARGETS.filter((t) => {
+    const v = t.of(load, naive, ceiling);
+    return v !== undefined && !t.met(v);
+  });
+  return missed.length === 0
+    ? 'yes'
+    : `no: ${missed.map((t) => `${t.name.split(': ')[1]} ${t.goal}`).join('; ')}`;
+}
+
 const shape: CeilingShape = { stores: STORES, skus: SKUS, batch: BATCH, seconds: SECONDS };
 const rows: Cell[][] = [];
+const targetRows: TargetRow[] = [];
 for (const kind of benchDatabases()) {
-  // Tillsync: the hub CLI in its own process.
-  const hub = await startSeparateHub(kind, seed);
-  let ours: Load | undefined;
-  try {
-    ours = await drive(hub.url, hub.seeded.tokens, () => hubCpuSeconds(hub.url, hub.adminToken), kind);
-  } finally {
-    await hub.close(async (db) => {
-      if (ours) await verify(db, ours.sent);
-    });
+  // Tillsync: the hub CLI in its own process, before and after alternating.
+  const runs: Array<{ label: string; tree: TreeLabel; load: Load }> = [];
+  for (const turn of await turns()) {
+    const hub = await startSeparateHub(kind, seed, { tree: turn.tree });
+    let load: Load | undefined;
+    try {
+      load = await drive(hub.url, hub.seeded.tokens, () => hubCpuSeconds(hub.url, hub.adminToken), kind);
+    } finally {
+      await hub.close(async (db) => {
+        if (load) await verify(db, load.sent);
+      });
+    }
+    runs.push({ label: turnLabel(turn), tree: turn.tree.label, load });
   }
 
   // Naive, then the ceiling, on a database of their own.
-  const scratch = await scratchDatabase(kind);
   let naive: Load | undefined;
-  let ceiling = 0;
-  try {
-    const port = await freePort();
-    const child = await startNaive(scratch.env, port);
+  let ceiling: number | undefined;
+  if (BASELINES.length > 0) {
+    const scratch = await scratchDatabase(kind);
     try {
-      naive = await drive(
-        `http://127.0.0.1:${port}`,
-        scratch.seeded.tokens,
-        async () => processCpuSeconds(child.pid!),
-        kind,
-      );
+      if (BASELINES.includes('naive')) {
+        const port = await freePort();
+        const child = await startNaive(scratch.env, port);
+        try {
+          naive = await drive(
+            `http://127.0.0.1:${port}`,
+            scratch.seeded.tokens,
+            async () => processCpuSeconds(child.pid!),
+            kind,
+          );
+        } finally {
+          const exited = once(child, 'exit');
+          child.kill('SIGTERM');
+          await exited;
+        }
+      }
+      const db = await scratch.open();
+      if (naive) await verify(db, naive.sent);
+      if (BASELINES.includes('ceiling')) {
+        ceiling =
+          kind === 'postgres'
+            ? await pgbenchCeiling(testDatabaseUrl(), scratch.schema!, POOL, shape)
+            : await loopCeiling(db, shape);
+      }
     } finally {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
+      await scratch.drop();
     }
-    const db = await scratch.open();
-    await verify(db, naive.sent);
-    ceiling =
-      kind === 'postgres'
-        ? await pgbenchCeiling(testDatabaseUrl(), scratch.schema!, POOL, shape)
-        : await loopCeiling(db, shape);
-  } finally {
-    await scratch.drop();
   }
 
-  rows.push(
-    [
-      kind,
-      'Tillsync hub',
-      Math.round(ours!.opsPerSecond),
-      ours!.ackMs.p50,
-      ours!.ackMs.p99,
-      Math.round(ours!.cpuUsPerOp),
-      dbCpu(ours!),
-      '1×',
-      '',
-      '',
-    ],
-    [
-      kind,
-      'naive (tx per op)',
-      Math.round(naive!.opsPerSecond),
-      naive!.ackMs.p50,
-      naive!.ackMs.p99,
-      Math.round(naive!.cpuUsPerOp),
-      dbCpu(naive!),
-      ratio(naive!.opsPerSecond, ours!.opsPerSecond),
-      ratio(ours!.opsPerSecond, naive!.opsPerSecond),
-      '',
-    ],
-    [
+  const row = (server: string, l: Load, met: string): Cell[] => [
+    kind,
+    server,
+    Math.round(l.opsPerSecond),
+    l.ackMs.p50,
+    l.ackMs.p99,
+    Math.round(l.cpuUsPerOp),
+    dbCpu(l),
+    naive ? ratio(l.opsPerSecond, naive.opsPerSecond) : '',
+    ceiling ? ratio(ceiling, l.opsPerSecond) : '',
+    met,
+  ];
+  for (const r of runs)
+    rows.push(row(`Tillsync hub (${r.label})`, r.load, metCell(kind, r.load, naive, ceiling)));
+  if (naive) rows.push(row('naive (tx per op)', naive, ''));
+  if (ceiling) {
+    rows.push([
       kind,
       kind === 'postgres' ? `ceiling: pgbench -c ${POOL}, bare UPDATE` : 'ceiling: bare UPDATE loop',
       Math.round(ceiling),
-      '',
-      '',
-      '',
-      '',
-      ratio(ceiling, ours!.opsPerSecond),
-      '',
-      ratio(ceiling, ours!.opsPerSecond),
-    ],
-  );
+      ...Array.from({ length: 7 }, () => ''),
+    ]);
+  }
+  for (const t of TARGETS) {
+    const values = (tree: TreeLabel) =>
+      runs
+        .filter((r) => r.tree === tree)
+        .map((r) => t.of(r.load, naive, ceiling))
+        .filter((v): v is number => v !== undefined);
+    if (values('after').length === 0) continue;
+    targetRows.push(judge(t, kind, { before: values('before'), after: values('after') }));
+  }
 }
 
+const title = `${TILLS} tills in ${STORES} stores push batches of ${BATCH} one-line sales as fast as acks come back (${SECONDS} s measured after ${WARMUP_S} s warm-up; ceiling = stock row changes/s)`;
 printTable(
-  `Hub ingest: ${TILLS} tills in ${STORES} stores push batches of ${BATCH} one-line sales as fast as acks come back (${SECONDS} s measured after ${WARMUP_S} s warm-up; ceiling = stock row changes/s)`,
+  `Hub ingest (${SHAPE_NAME}): ${title}`,
   [
     'database',
     'server',
@@ -352,10 +425,11 @@ printTable(
     'ack p99 (ms)',
     'server CPU µs/op',
     'Postgres CPU µs/op',
-    'vs Tillsync',
-    'Tillsync ÷ naive',
-    'ceiling ÷ Tillsync',
+    '÷ naive',
+    'ceiling ÷ server',
+    'targets met? (Postgres)',
   ],
   rows,
 );
 console.log(`all acked ops verified in applied_ops, movements and on_hand after every run`);
+reportTargets(`Issue 15 targets, ingest (${SHAPE_NAME}: ${TILLS} tills × ${BATCH}-op pushes)`, targetRows);

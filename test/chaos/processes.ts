@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { testDatabaseUrl } from '../../hub/test/helpers/test-db.js';
@@ -112,6 +113,8 @@ export class HubProcess {
     readonly port: number,
     /** More of the hub's environment (settings a run needs). */
     private readonly env: NodeJS.ProcessEnv = {},
+    /** The checkout whose hub sources run (a benchmark's baseline is another tree). */
+    private readonly root: string = ROOT,
   ) {}
 
   get url(): string {
@@ -124,7 +127,7 @@ export class HubProcess {
 
   /** Start `serve` and resolve once it listens. */
   async start(): Promise<void> {
-    const child = spawnTs('hub/src/cli/main.ts', ['serve'], {
+    const child = spawnTs(join(this.root, 'hub/src/cli/main.ts'), ['serve'], {
       HOST: '127.0.0.1',
       PORT: String(this.port),
       LOG_LEVEL: 'silent',

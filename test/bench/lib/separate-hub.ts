@@ -3,18 +3,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from '../../../hub/src/db/database.js';
-import { migrate } from '../../../hub/src/db/migrate.js';
-import { PgliteDatabase } from '../../../hub/src/db/pglite.js';
-import { ensureBootstrapAdmin } from '../../../hub/src/services/tokens.js';
-import { createTestDatabase } from '../../../hub/test/helpers/test-db.js';
 import { freePort, HubProcess, postgresStorage } from '../../chaos/processes.js';
 import type { BenchDb } from './databases.js';
+import { type HubKit, type HubTree, THIS_TREE } from './hub-tree.js';
 
 /*
  * A hub CLI `serve` in a process of its own over a seeded database: the load generator (sockets,
  * autocannon) then does not share the hub's event loop, and the hub's memory is its own.
  * BENCH_PROFILE=<dir> runs the hub under the V8 CPU profiler (lib/cpu-profile.mjs); the profile
- * is written to <dir>/hub-<pid>.cpuprofile when it stops.
+ * is written to <dir>/hub-<pid>.cpuprofile when it stops. `tree` picks the checkout the hub runs
+ * from (lib/hub-tree.ts: the baseline of a before/after run); that tree's code migrates and seeds
+ * its database.
  */
 
 const PROFILER = fileURLToPath(new URL('./cpu-profile.mjs', import.meta.url));
@@ -28,32 +27,41 @@ export interface SeparateHub<T> {
   close<R>(check?: (db: Database) => Promise<R>): Promise<R | undefined>;
 }
 
+export interface SeparateHubOptions {
+  /** Which checkout's hub (default: this one). */
+  tree?: HubTree;
+  /** More of the hub process's environment. */
+  env?: NodeJS.ProcessEnv;
+}
+
 export async function startSeparateHub<T>(
   kind: BenchDb,
-  seed: (db: Database) => Promise<T>,
+  seed: (db: Database, kit: HubKit) => Promise<T>,
+  options: SeparateHubOptions = {},
 ): Promise<SeparateHub<T>> {
+  const { kit, root } = options.tree ?? THIS_TREE;
   const scratch = mkdtempSync(join(tmpdir(), 'bench-hub-'));
   let db: Database;
   let storage: ConstructorParameters<typeof HubProcess>[0];
   let drop: () => Promise<void>;
   const dataDir = join(scratch, 'hub');
   if (kind === 'pglite') {
-    db = await PgliteDatabase.open(dataDir);
-    await migrate(db);
+    db = await kit.openPglite(dataDir);
+    await kit.migrate(db);
     storage = { dataDir };
     drop = async () => undefined;
   } else {
-    const test = await createTestDatabase('postgres');
+    const test = await kit.createTestDatabase('postgres');
     db = test.db;
     storage = postgresStorage(test.schema!);
     drop = () => test.drop();
   }
-  const adminToken = (await ensureBootstrapAdmin(db))!;
-  const seeded = await seed(db);
+  const adminToken = (await kit.ensureBootstrapAdmin(db))!;
+  const seeded = await seed(db, kit);
   // PGlite's directory belongs to one process at a time.
   if (kind === 'pglite') await db.close();
 
-  const hub = new HubProcess(storage, await freePort());
+  const hub = new HubProcess(storage, await freePort(), options.env, root);
   const profileDir = process.env.BENCH_PROFILE;
   const nodeOptions = process.env.NODE_OPTIONS;
   if (profileDir) {
@@ -81,7 +89,7 @@ export async function startSeparateHub<T>(
       try {
         if (!check) return undefined;
         if (kind === 'pglite') {
-          db = await PgliteDatabase.open(dataDir);
+          db = await kit.openPglite(dataDir);
           reopened = true;
         }
         return await check(db);
