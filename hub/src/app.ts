@@ -8,6 +8,7 @@ import hqPage from './hq/page.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import idempotency, { type IdempotencyOptions } from './http/idempotency.js';
 import { genReqId, installRequestIdHeader } from './http/request-id.js';
+import reservationFeed from './ledger/reservation-feed.js';
 import { installDrain, installLifecycle } from './lifecycle.js';
 import auth from './plugins/app/auth.js';
 import health from './plugins/app/health.js';
@@ -24,7 +25,6 @@ import metricsRoute from './routes/metrics.js';
 import probes from './routes/probes.js';
 import v1 from './routes/v1/index.js';
 import { clusterAdapter } from './sync/cluster.js';
-import reservationFeed from './sync/reservation-feed.js';
 import { attachSyncServer } from './sync/socket-server.js';
 
 export interface BuildOptions {

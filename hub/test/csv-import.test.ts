@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.js';
-import { StockWriter } from '../src/plugins/app/stock-writer.js';
+import { StockWriter } from '../src/ledger/writer.js';
 import {
   applyProductImport,
   applyStockImport,

@@ -1,6 +1,6 @@
 import { newOpId } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StockWriter } from '../src/plugins/app/stock-writer.js';
+import { StockWriter } from '../src/ledger/writer.js';
 import { ledgerMismatches, seedCatalog } from './helpers/fixtures.js';
 import { createTestDatabase, type TestDatabase, testDbKind } from './helpers/test-db.js';
 

@@ -1,8 +1,8 @@
 import { newOpId } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.js';
+import type { ReservationChangeAt } from '../src/ledger/reservation-feed.js';
 import { reallocateBrokenReservations, recordTillPickup } from '../src/services/orders/index.js';
-import type { ReservationChangeAt } from '../src/sync/reservation-feed.js';
 import { buildTestHub, type TestHub } from './helpers/build-hub.js';
 import { ledgerMismatches, seedCatalog } from './helpers/fixtures.js';
 import { testDbKind } from './helpers/test-db.js';

@@ -1,8 +1,8 @@
 import { newOpId } from '@tillsync/sync-protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../hub/src/db/database.js';
-import { StockWriter } from '../../hub/src/plugins/app/stock-writer.js';
-import { locationRows } from '../../hub/src/sync/stock-feed.js';
+import { locationRows } from '../../hub/src/ledger/stock-feed.js';
+import { StockWriter } from '../../hub/src/ledger/writer.js';
 import { seedCatalog } from '../../hub/test/helpers/fixtures.js';
 import { createTestDatabase, type TestDatabase, testDbKind } from '../../hub/test/helpers/test-db.js';
 import { checkInvariants } from './chaos-run.js';

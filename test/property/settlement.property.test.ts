@@ -1,8 +1,8 @@
 import { encodeHlc, MemoryLedger, newOpId, type StockRow, TillOp } from '@tillsync/sync-protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { locationRows } from '../../hub/src/ledger/stock-feed.js';
 import { applyPush } from '../../hub/src/sync/push.js';
-import { locationRows } from '../../hub/src/sync/stock-feed.js';
 import { buildTestHub, type TestHub } from '../../hub/test/helpers/build-hub.js';
 import { ledgerMismatches, seedCatalog } from '../../hub/test/helpers/fixtures.js';
 import { testDbKind } from '../../hub/test/helpers/test-db.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { configFromEnv } from '../config.js';
-import { StockWriter } from '../plugins/app/stock-writer.js';
+import { StockWriter } from '../ledger/writer.js';
 import {
   applyProductImport,
   applyStockImport,

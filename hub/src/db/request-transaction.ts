@@ -9,7 +9,7 @@ import { Mutex } from './mutex.js';
  *
  * While it is open, every query of its Database made in that async context joins it: a plain
  * `db.query` runs in it, and `db.transaction(fn)` becomes a savepoint in it (a nested write that
- * fails rolls back to where it began, so a deadlock retry such as `retryOnDeadlock` still works).
+ * fails rolls back to where it began, so a deadlock retry such as `retryTransaction` (db/retry.ts) still works).
  * The services need not know: they use `db` as always. Work that must wait for the real COMMIT
  * (announcing changes to tills) goes through `afterCommit`, which runs at once outside one.
  */

@@ -1,9 +1,9 @@
 import { type HubOp, LIMITS, newOpId } from '@tillsync/sync-protocol';
 import type { Database, Queryable } from '../db/database.js';
-import { StockWriter } from '../plugins/app/stock-writer.js';
+import type { LedgerOp } from '../ledger/apply.js';
+import { StockWriter } from '../ledger/writer.js';
 import { ProductCreate } from '../schemas/catalog.js';
 import { upsertProducts } from '../services/csv-import.js';
-import type { LedgerOp } from '../services/ledger.js';
 import { createApiToken } from '../services/tokens.js';
 import { DEMO_BRAND, DEMO_LOCATIONS, type DemoStockLine, demoStock } from './brand.js';
 import { demoCatalogue } from './catalogue.js';

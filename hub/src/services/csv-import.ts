@@ -3,9 +3,9 @@ import { Count, type HubOp, LocationId, newOpId, Sku } from '@tillsync/sync-prot
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import type { Queryable } from '../db/database.js';
-import type { StockWriter } from '../plugins/app/stock-writer.js';
+import type { LedgerOp } from '../ledger/apply.js';
+import type { StockWriter } from '../ledger/writer.js';
 import { ProductCreate } from '../schemas/catalog.js';
-import type { LedgerOp } from './ledger.js';
 
 /*
  * CSV import of the catalogue and of stock levels, in two steps:

@@ -7,8 +7,9 @@ import type { Principal } from './tokens.js';
 import { actorOf } from './transfers.js';
 
 /*
- * Till ops the hub refused for good (sync/push.ts writes them), as HQ and store managers read and
- * settle them: dismissed here, retried in sync/dead-letter-retry.ts.
+ * Till ops the hub refused for good, as the push path records them (`recordDeadLetters`) and HQ
+ * and store managers read and settle them: dismissed here, retried in sync/dead-letter-retry.ts.
+ * The one module that writes dead_letters.
  */
 
 export type DeadLetterStatus = 'open' | 'retried' | 'dismissed';
@@ -39,6 +40,27 @@ export interface DeadLetterRecord {
 
 const COLUMNS =
   'id, location_id, device_id, seq, op_id, op, code, reason, status, created_at, resolved_at, resolved_by, resolution';
+
+/** A refused till op as the push path records it; `op` is the JSON text as sent (made storable). */
+export interface NewDeadLetter {
+  locationId: string;
+  deviceId: string;
+  seq: number;
+  opId: string | null;
+  op: string;
+  code: string;
+  reason: string;
+}
+
+export async function recordDeadLetters(tx: Queryable, letters: readonly NewDeadLetter[]): Promise<void> {
+  if (letters.length === 0) return;
+  const col = <K extends keyof NewDeadLetter>(k: K) => letters.map((l) => l[k]);
+  await tx.query(
+    `INSERT INTO dead_letters (location_id, device_id, seq, op_id, op, code, reason)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[], $7::text[])`,
+    [col('locationId'), col('deviceId'), col('seq'), col('opId'), col('op'), col('code'), col('reason')],
+  );
+}
 
 export async function listDeadLetters(db: Queryable, f: DeadLetterFilter) {
   const after = f.cursor ? Number(decodeCursor(f.cursor, 1)[0]) : 0;

@@ -174,12 +174,16 @@ export async function markDeviceSeen(db: Queryable, deviceId: string): Promise<v
 }
 
 /**
- * The statement a push ends with (a push writes its answers and the device's ack in one
- * round-trip, so it embeds this as the last statement of its CTE): `$deviceParam` is the device id,
- * `$seqParam` the new acked seq.
+ * The statement a push group's bookkeeping ends with (answers and acks in one round trip): each
+ * device's acked seq, named parameters `$ackDevices`, `$ackSeqs` (values: `ackDevicesValues`).
  */
-export function ackDeviceSql(deviceParam: number, seqParam: number): string {
-  return `UPDATE devices SET last_acked_seq = $${seqParam}, last_seen_at = now() WHERE id = $${deviceParam}`;
+export const ACK_DEVICES = `UPDATE devices d SET last_acked_seq = a.seq, last_seen_at = now()
+     FROM unnest($ackDevices::text[], $ackSeqs::bigint[]) AS a (id, seq) WHERE d.id = a.id`;
+
+export function ackDevicesValues(
+  acks: ReadonlyArray<{ deviceId: string; seq: number }>,
+): Record<string, unknown> {
+  return { ackDevices: acks.map((a) => a.deviceId), ackSeqs: acks.map((a) => a.seq) };
 }
 
 /** The device's acked seq; `lock` holds its row (FOR UPDATE) until the transaction ends. */
@@ -189,6 +193,20 @@ export async function readAckedSeq(db: Queryable, deviceId: string, lock: boolea
     [deviceId],
   );
   return rows[0]?.last_acked_seq ?? 0;
+}
+
+/**
+ * Lock the devices' rows, in id order (the first locks a push group takes: then stock rows, then
+ * cursors, so lock order stays global), and read their acked seqs (0 for an unknown device).
+ */
+export async function lockDevices(db: Queryable, deviceIds: readonly string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ id: string; last_acked_seq: number }>(
+    'SELECT id, last_acked_seq FROM devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+    [[...deviceIds].sort()],
+  );
+  const acked = new Map(deviceIds.map((id) => [id, 0]));
+  for (const r of rows) acked.set(r.id, r.last_acked_seq);
+  return acked;
 }
 
 /** Move the device's acked seq past ops lost in a restore (sync/restore-recovery.ts decides). */

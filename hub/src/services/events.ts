@@ -61,6 +61,26 @@ export async function emitEvent(
   return { eventId, type, locationId, payload: data };
 }
 
+/** Several events in one statement (a group commit's `stock.changed`, one per location). */
+export async function emitEvents(
+  tx: Queryable,
+  events: ReadonlyArray<{ type: EventType; data: Record<string, unknown>; locationId: string | null }>,
+): Promise<void> {
+  if (events.length === 0) return;
+  await tx.query(
+    `INSERT INTO events (event_id, type, location_id, api_version, payload)
+     SELECT e.event_id, e.type, e.location_id, $4, e.payload
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $5::jsonb[]) AS e (event_id, type, location_id, payload)`,
+    [
+      events.map(() => newOpId()),
+      events.map((e) => e.type),
+      events.map((e) => e.locationId),
+      EVENT_API_VERSION,
+      events.map((e) => JSON.stringify(e.data)),
+    ],
+  );
+}
+
 /** An event as webhooks deliver it and GET /v1/events lists it (schemas/webhook-events.ts). */
 export interface EventEnvelope {
   id: string;

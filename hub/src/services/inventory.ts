@@ -2,7 +2,7 @@ import { emptyRow, type HubOp, newOpId } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
 import { BadRequestError, NotFoundError, StaleVersionError } from '../errors.js';
 import { decodeCursor, pageOf } from '../http/pagination.js';
-import type { StockWriter } from '../plugins/app/stock-writer.js';
+import type { StockWriter } from '../ledger/writer.js';
 import type {
   AdjustmentCreate,
   CountCreate,

@@ -3,7 +3,7 @@ import { newOpId } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PG, pgErrorCode } from '../errors.js';
 import { decodeCursor, isTimeKey, pageOf, timeKeySql } from '../http/pagination.js';
-import type { StockWriter } from '../plugins/app/stock-writer.js';
+import type { StockWriter } from '../ledger/writer.js';
 import type { Transfer, TransferCreate, TransferListQuery, TransferStatus } from '../schemas/transfers.js';
 import { assertCanWriteStock } from './access.js';
 import type { Principal, Role } from './tokens.js';

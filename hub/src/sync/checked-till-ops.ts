@@ -1,12 +1,13 @@
 import type { StockOp, TillOp } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
-import type { AppliedBatch, ApplyOptions, LedgerOp } from '../services/ledger.js';
+import type { AppliedBatch, ApplyOptions, LedgerOp } from '../ledger/apply.js';
+import type { ReservationChangeAt } from '../ledger/reservation-feed.js';
 import { checkTillPickup, recordTillPickup } from '../services/orders/index.js';
-import type { ReservationChangeAt } from './reservation-feed.js';
 import { checkTillTransfer, recordTillTransfer } from './till-transfers.js';
 
 /*
- * A till's accepted ops through the ledger, in seq order. Transfers and pickups make claims beyond
+ * Tills' accepted ops through the ledger, in order (a push group's, device after device, each in
+ * seq order). Transfers and pickups make claims beyond
  * the till's own shelf (a transfer record, another location's incoming, an order's hold), so each
  * is checked first and applied as far as it holds (till-transfers.ts, services/orders/till.ts).
  * Plain ops go in runs, one ledger call per run; a transfer_out ends the run before it, since its
@@ -18,18 +19,17 @@ type Apply = (ops: LedgerOp[], options?: ApplyOptions) => Promise<AppliedBatch>;
 export async function applyCheckedTillOps(
   tx: Queryable,
   apply: Apply,
-  deviceId: string,
-  ops: readonly TillOp[],
+  entries: ReadonlyArray<{ deviceId: string; op: TillOp }>,
   options?: ApplyOptions,
 ): Promise<ReservationChangeAt[]> {
   const changes: ReservationChangeAt[] = [];
-  const actor = `device:${deviceId}`;
   let run: LedgerOp[] = [];
+  let deviceId = '';
   const add = (sent: TillOp, applied: readonly StockOp[]) => {
     for (const op of applied) {
       run.push({
         op,
-        actor,
+        actor: `device:${deviceId}`,
         deviceId,
         reference: referenceOf(sent),
         ...(op.type === sent.type ? {} : { sentAs: sent.type }),
@@ -40,7 +40,9 @@ export async function applyCheckedTillOps(
     if (run.length > 0) await apply(run, options);
     run = [];
   };
-  for (const op of ops) {
+  for (const entry of entries) {
+    const { op } = entry;
+    deviceId = entry.deviceId;
     if (op.type === 'transfer_out' || op.type === 'transfer_in') {
       if (op.type === 'transfer_out') await flush();
       const plan = await checkTillTransfer(tx, op);

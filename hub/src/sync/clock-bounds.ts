@@ -1,6 +1,6 @@
 import type { Hlc, HybridClock, TillOp } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
-import { openConflict } from '../services/conflicts.js';
+import { openConflict } from '../ledger/conflicts.js';
 
 /*
  * Bounding the clock stamps tills send. A count's stamp decides which changes it absorbs, so a

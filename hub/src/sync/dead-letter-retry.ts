@@ -1,10 +1,13 @@
 import { TillOp } from '@tillsync/sync-protocol';
 import { ConflictError } from '../errors.js';
+import type { ReservationChangeAt } from '../ledger/reservation-feed.js';
 import type { DeadLetter } from '../schemas/devices.js';
 import { lockOpenDeadLetter, settleDeadLetter } from '../services/dead-letters.js';
 import type { Principal } from '../services/tokens.js';
-import { applyTillOps, knownReferences, type PushContext, validateTillOp } from './push.js';
-import type { ReservationChangeAt } from './reservation-feed.js';
+import { markRetriedApplied } from './applied-ops.js';
+import { applyTillOps, type PushContext } from './push.js';
+import { validateTillOp } from './push-plan.js';
+import { readDecisionFacts } from './push-reads.js';
 
 /*
  * Retrying a dead letter: its stored op goes through the push path's checks again, now. What
@@ -31,7 +34,7 @@ export async function retryDeadLetter(
     );
     const device = { deviceId: letter.device_id, locationId: rows[0]!.location_id };
     const parsed = TillOp.safeParse(letter.op);
-    const known = await knownReferences(tx, parsed.success ? [parsed.data] : [], {
+    const { known } = await readDecisionFacts(tx, parsed.success ? [parsed.data] : [], [], {
       deviceId: letter.device_id,
       seq: letter.seq,
     });
@@ -40,15 +43,8 @@ export async function retryDeadLetter(
       throw new ConflictError('still_rejected', `the op is still rejected: ${refusal.reason}`, refusal);
     }
     const op = TillOp.parse(letter.op);
-    reservationChanges.push(...(await applyTillOps(tx, apply, ctx.stock.clock, device, [op])));
-    const remembered = await tx.query(
-      `UPDATE applied_ops SET status = 'applied', op_id = $3, code = NULL, reason = NULL
-       WHERE device_id = $1 AND seq = $2`,
-      [device.deviceId, letter.seq, op.opId],
-    );
-    if (remembered.rowCount !== 1) {
-      throw new Error(`dead letter ${id} has no remembered answer for ${device.deviceId} seq ${letter.seq}`);
-    }
+    reservationChanges.push(...(await applyTillOps(tx, apply, ctx.stock.clock, [{ device, ops: [op] }])));
+    await markRetriedApplied(tx, device.deviceId, letter.seq, op.opId);
     return settleDeadLetter(tx, principal, id, 'retried', null);
   });
   ctx.reservations.publish(reservationChanges);

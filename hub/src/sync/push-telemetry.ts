@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Ack } from '@tillsync/sync-protocol';
 import type { FastifyInstance } from 'fastify';
-import type { PushingDevice } from './push.js';
+import type { PushingDevice } from './push-plan.js';
 
 /**
  * Apply a push batch (`apply`) and account for it: metrics (ops by result, batch size, apply time)

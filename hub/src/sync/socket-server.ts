@@ -16,13 +16,15 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { Server, type Socket } from 'socket.io';
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
+import { heldReservations, type ReservationChangeAt } from '../ledger/reservation-feed.js';
+import { locationChecksum, locationCursor, pullSince } from '../ledger/stock-feed.js';
+import type { LocationCommit } from '../ledger/writer.js';
 import { SHUTTING_DOWN_MESSAGE } from '../lifecycle.js';
-import type { LocationCommit } from '../plugins/app/stock-writer.js';
 import type { SyncAdapter } from './cluster.js';
 import { recordConnected, recordDisconnected, recordHeartbeat } from './device-status.js';
-import { applyPush, MalformedBatchError, PushEnvelope, stockPushes } from './push.js';
+import { PushSettler, pushGroupTuning, stockPushes } from './push.js';
+import { MalformedBatchError, PushEnvelope } from './push-plan.js';
 import { observedPush } from './push-telemetry.js';
-import { heldReservations, type ReservationChangeAt } from './reservation-feed.js';
 import { reconcileJournal } from './restore-recovery.js';
 import {
   handshakePrincipal,
@@ -33,7 +35,6 @@ import {
   upgradeGate,
   upgradeToken,
 } from './socket-limits.js';
-import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
 
 /*
  * The sync endpoint (Socket.IO at path /sync, on the hub's HTTP server).
@@ -42,7 +43,7 @@ import { locationChecksum, locationCursor, pullSince } from './stock-feed.js';
  *      │ ok
  *   rooms loc:<location>, device:<id>; hello ─▶ till
  *      │
- *   push  ─▶ applyPush (one transaction) ─▶ ack        pull ─▶ rows since cursor
+ *   push  ─▶ PushSettler (group commit) ─▶ ack        pull ─▶ rows since cursor
  *   checksum ─▶ location checksum at a cursor           heartbeat ─▶ device_status
  *   every committed stock change ─▶ 'stock' to the location's room
  *
@@ -57,8 +58,8 @@ export interface SocketData {
 }
 /** What one hub instance hands the others (through the cluster adapter) for their own tills. */
 interface PeerEvents {
-  /** `origin`: the socket whose push made these changes (it has them in its ack already). */
-  stock: (locationId: string, pushes: StockPush[], origin: string | null) => void;
+  /** `origins`: the sockets whose pushes made these changes (they have them in their acks already). */
+  stock: (locationId: string, pushes: StockPush[], origins: string[]) => void;
   reservations: (locationId: string, push: ReservationPush) => void;
 }
 export type SyncServer = Server<ClientToHubEvents, HubToClientEvents, PeerEvents, SocketData>;
@@ -129,8 +130,13 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
     next();
   });
 
+  // Pushes of all this instance's tills: settled in group commits (sync/push.ts).
+  const pushes = new PushSettler(
+    { stock: app.stock, reservations: app.reservationFeed },
+    pushGroupTuning(app.db.kind),
+  );
   io.on('connection', (socket) => {
-    void onConnection(app, socket, auth(socket)).catch((err: unknown) => {
+    void onConnection(app, pushes, socket, auth(socket)).catch((err: unknown) => {
       app.log.error({ err, device: socket.data.deviceId }, 'sync session failed to start');
       socket.disconnect(true);
     });
@@ -141,20 +147,20 @@ export function attachSyncServer(app: FastifyInstance, adapter: SyncAdapter | nu
   // knows of no peer (heartbeats: a starting hub announces itself at once) sends nothing: every
   // NOTIFY is a Postgres commit, which a lone hub would pay on each stock change for nobody.
   const hasPeers = () => (adapter ? io.of('/').adapter.serverCount() : Promise.resolve(1)).then((n) => n > 1);
-  const location = (locationId: string, origin: string | null) =>
-    origin ? io.local.to(`loc:${locationId}`).except(origin) : io.local.to(`loc:${locationId}`);
-  const deliverStock: PeerEvents['stock'] = (locationId, pushes, origin) => {
-    const room = location(locationId, origin);
+  const location = (locationId: string, origins: string[]) =>
+    origins.length > 0 ? io.local.to(`loc:${locationId}`).except(origins) : io.local.to(`loc:${locationId}`);
+  const deliverStock: PeerEvents['stock'] = (locationId, pushes, origins) => {
+    const room = location(locationId, origins);
     for (const push of pushes) room.emit('stock', push);
   };
   const deliverReservations: PeerEvents['reservations'] = (locationId, push) => {
-    location(locationId, null).emit('reservations', push);
+    location(locationId, []).emit('reservations', push);
   };
-  const broadcast = (commits: LocationCommit[], origin: string | undefined) => {
+  const broadcast = (commits: LocationCommit[], origins: readonly string[]) => {
     for (const c of commits) {
       const pushes = stockPushes(c);
-      deliverStock(c.locationId, pushes, origin ?? null);
-      void hasPeers().then((yes) => yes && io.serverSideEmit('stock', c.locationId, pushes, origin ?? null));
+      deliverStock(c.locationId, pushes, [...origins]);
+      void hasPeers().then((yes) => yes && io.serverSideEmit('stock', c.locationId, pushes, [...origins]));
     }
   };
   const forwardReservations = (changes: ReservationChangeAt[]) => {
@@ -205,6 +211,7 @@ function auth(socket: SyncSocket) {
 
 async function onConnection(
   app: FastifyInstance,
+  pushes: PushSettler,
   socket: SyncSocket,
   handshake: HandshakeAuth,
 ): Promise<void> {
@@ -241,12 +248,7 @@ async function onConnection(
     // Tracked: shutdown waits for this batch's transaction and its ack before disconnecting.
     const applied = serial(() =>
       observedPush(app, socket.data, () =>
-        applyPush(
-          { stock: app.stock, reservations: app.reservationFeed },
-          socket.data,
-          batch.data.ops,
-          socket.id,
-        ),
+        pushes.submit({ deviceId, locationId }, batch.data.ops, socket.id),
       ),
     ).then(
       (outcome) => reply({ ok: true, value: outcome }),

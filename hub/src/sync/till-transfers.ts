@@ -1,7 +1,7 @@
 import type { StockOp, TillOp } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
+import { openConflict } from '../ledger/conflicts.js';
 import type { Transfer } from '../schemas/transfers.js';
-import { openConflict } from '../services/conflicts.js';
 import { findTransfer, mergeLines, recordTransferIn, recordTransferOut } from '../services/transfers.js';
 
 /*

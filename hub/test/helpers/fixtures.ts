@@ -1,6 +1,6 @@
 import { newOpId } from '@tillsync/sync-protocol';
 import type { Database } from '../../src/db/database.js';
-import { StockWriter } from '../../src/plugins/app/stock-writer.js';
+import { StockWriter } from '../../src/ledger/writer.js';
 
 export interface FixtureLocation {
   id: string;

@@ -5,7 +5,7 @@ import { enrolTill, SyncAgent, type SyncAgentOptions, Till } from '@tillsync/pos
 import { effectsOf, type StockRow, stockChecksum, type TillOp } from '@tillsync/sync-protocol';
 import { expect } from 'vitest';
 import type { Queryable } from '../../../hub/src/db/database.js';
-import { locationRows } from '../../../hub/src/sync/stock-feed.js';
+import { locationRows } from '../../../hub/src/ledger/stock-feed.js';
 
 /** A hub a till can enrol at: where it listens, and how to get a till an enrolment code. */
 export interface EnrollingHub {

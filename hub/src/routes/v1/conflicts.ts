@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { listConflicts, resolveConflict } from '../../ledger/conflicts.js';
 import { principalOf } from '../../plugins/app/auth.js';
 import { errors, page } from '../../schemas/common.js';
 import { Conflict, ConflictListQuery, ConflictParams, ConflictResolve } from '../../schemas/conflicts.js';
 import { readScope, TRIAGE_READERS, TRIAGE_WRITERS } from '../../services/access.js';
-import { listConflicts, resolveConflict } from '../../services/conflicts.js';
 
 const tags = ['conflicts'];
 

@@ -1,7 +1,7 @@
 import { type Hlc, newOpId } from '@tillsync/sync-protocol';
 import type { Queryable } from '../../db/database.js';
-import type { ReservationChangeAt } from '../../sync/reservation-feed.js';
-import type { AppliedBatch, LedgerOp } from '../ledger.js';
+import type { AppliedBatch, LedgerOp } from '../../ledger/apply.js';
+import type { ReservationChangeAt } from '../../ledger/reservation-feed.js';
 import type { Placement } from './allocate.js';
 
 /*

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { pgErrorCode } from '../../errors.js';
-import type { StockWriter } from '../../plugins/app/stock-writer.js';
-import type { ReservationChangeAt, ReservationFeed } from '../../sync/reservation-feed.js';
+import { retryTransaction } from '../../db/retry.js';
+import type { ReservationChangeAt, ReservationFeed } from '../../ledger/reservation-feed.js';
+import type { StockWriter } from '../../ledger/writer.js';
 import type { Principal, Role } from '../tokens.js';
 import type { Mover } from './allocations.js';
 
@@ -24,23 +24,6 @@ export function actorOf(principal: Principal): string {
   return `${principal.kind}:${principal.id}`;
 }
 
-const DEADLOCK_DETECTED = '40P01';
-const ATTEMPTS = 3;
-
-/**
- * Run a write again when Postgres broke a deadlock by aborting it. Order writes lock orders before
- * stock rows, but a till's push re-allocating broken reservations locks them the other way round.
- */
-export async function retryOnDeadlock<T>(write: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (err) {
-      if (attempt >= ATTEMPTS || pgErrorCode(err) !== DEADLOCK_DETECTED) throw err;
-    }
-  }
-}
-
 /**
  * One order write: a stock transaction whose `Mover` carries the acting principal, retried on
  * deadlock; the reservation changes it collects are published to the tills once it has committed.
@@ -50,7 +33,7 @@ export function writeOrder<T>(
   actor: string,
   fn: (m: Mover, changes: ReservationChangeAt[]) => Promise<T>,
 ): Promise<T> {
-  return retryOnDeadlock(async () => {
+  return retryTransaction(async () => {
     const changes: ReservationChangeAt[] = [];
     const result = await ctx.stock.write((tx, apply) =>
       fn({ tx, apply, clock: ctx.stock.clock, actor }, changes),

@@ -1,7 +1,7 @@
 import { newOpId } from '@tillsync/sync-protocol';
 import { ConflictError, ForbiddenError } from '../../errors.js';
+import type { ReservationChangeAt } from '../../ledger/reservation-feed.js';
 import type { OrderConfirm, OrderDetail, OrderReturn, OrderStatus } from '../../schemas/orders.js';
-import type { ReservationChangeAt } from '../../sync/reservation-feed.js';
 import type { Principal } from '../tokens.js';
 import { heldBy, type Mover, settleUnits } from './allocations.js';
 import { actorOf, type OrderContext, writeOrder } from './context.js';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/database.js';
-import type { ReservationChangeAt } from '../../sync/reservation-feed.js';
-import { endBrokenReservation, openBrokenReservation, openConflict } from '../conflicts.js';
+import { endBrokenReservation, openBrokenReservation, openConflict } from '../../ledger/conflicts.js';
+import type { ReservationChangeAt } from '../../ledger/reservation-feed.js';
 import { mergeLines } from '../transfers.js';
 import { lockCandidates, type Placement, routeLine } from './allocate.js';
 import { type Apply, heldBy, holdUnits, type Mover, settleRows, settleUnits } from './allocations.js';

@@ -3,10 +3,10 @@ import type { Database, Queryable } from '../db/database.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { decodeCursor, pageOf } from '../http/pagination.js';
 import type { Conflict, ConflictKind, ConflictListQuery } from '../schemas/conflicts.js';
-import { assertCanTriage } from './access.js';
-import { emitEvent } from './events.js';
-import type { Principal } from './tokens.js';
-import { actorOf } from './transfers.js';
+import { assertCanTriage } from '../services/access.js';
+import { emitEvent } from '../services/events.js';
+import type { Principal } from '../services/tokens.js';
+import { actorOf } from '../services/transfers.js';
 
 /*
  * Conflicts the hub settled on its own (oversells, pickup and transfer mismatches, broken

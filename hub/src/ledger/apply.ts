@@ -9,8 +9,9 @@ import {
   type StockRow,
 } from '@tillsync/sync-protocol';
 import type { Queryable } from '../db/database.js';
+import { named } from '../db/named.js';
+import { STOCK_COLUMNS, type StockRecord, toStockRow } from '../services/stock-rows.js';
 import { openConflicts } from './conflicts.js';
-import { STOCK_COLUMNS, type StockRecord, toStockRow } from './stock-rows.js';
 
 /*
  * The hub's write path for stock. Every change — a till's op, a REST receipt, an order's
@@ -48,7 +49,7 @@ export interface AppliedBatch {
 
 export interface ApplyOptions {
   /**
-   * The caller already ran `createMissingRows` for `rowsTouched(ops)` in this transaction (the
+   * The caller already ran `CREATE_MISSING_ROWS` for `rowsTouched(ops)` in this transaction (the
    * push path does, in its bookkeeping statement): one round trip less.
    */
   rowsCreated?: boolean;
@@ -68,12 +69,38 @@ export function rowsTouched(ops: readonly StockOp[]): { locationIds: string[]; s
 }
 
 /**
- * Create the rows `rowsTouched` names that do not exist yet, in its order; parameters $first and
- * $first+1 are its two arrays.
+ * Create the rows `rowsTouched` names that do not exist yet, in its order: named parameters
+ * `$newRowLocations`, `$newRowSkus` (values: `missingRowsValues`), so the push path can run it
+ * inside its bookkeeping statement.
  */
-export function createMissingRows(first: number): string {
-  return `INSERT INTO stock (location_id, sku)
-     SELECT * FROM unnest($${first}::text[], $${first + 1}::text[]) ON CONFLICT DO NOTHING`;
+export const CREATE_MISSING_ROWS = `INSERT INTO stock (location_id, sku)
+     SELECT * FROM unnest($newRowLocations::text[], $newRowSkus::text[]) ON CONFLICT DO NOTHING`;
+
+export function missingRowsValues(ops: readonly StockOp[]): Record<string, unknown> {
+  const rows = rowsTouched(ops);
+  return { newRowLocations: rows.locationIds, newRowSkus: rows.skus };
+}
+
+/**
+ * Lock every stock row `ops` touch, then their locations' cursor rows, each sorted: a transaction
+ * that goes on to apply them in several ledger calls (a push group holding transfers) then takes
+ * its locks in the global order, as one call would.
+ */
+export async function lockRowsAndCursors(tx: Queryable, ops: readonly StockOp[]): Promise<void> {
+  const { locationIds: locs, skus } = rowsTouched(ops);
+  if (locs.length === 0) return;
+  await tx.query(
+    `SELECT count(*) FROM (SELECT 1 FROM stock
+       WHERE (location_id, sku) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+       ORDER BY location_id, sku FOR UPDATE) AS locked`,
+    [locs, skus],
+  );
+  await tx.query(
+    `INSERT INTO stock_cursors AS c (location_id, last_seq)
+     SELECT DISTINCT l, 0 FROM unnest($1::text[]) AS l ORDER BY 1
+     ON CONFLICT (location_id) DO UPDATE SET last_seq = c.last_seq`,
+    [locs],
+  );
 }
 
 export async function applyOps(
@@ -92,7 +119,9 @@ export async function applyOps(
   }
   const { locationIds: locs, skus } = rowsTouched(ops.map((o) => o.op));
 
-  if (!options.rowsCreated) await tx.query(createMissingRows(1), [locs, skus]);
+  if (!options.rowsCreated) {
+    await tx.query(...named(CREATE_MISSING_ROWS, { newRowLocations: locs, newRowSkus: skus }));
+  }
   const locked = await tx.query<StockRecord>(
     `SELECT ${STOCK_COLUMNS} FROM stock
      WHERE (location_id, sku) IN (SELECT * FROM unnest($1::text[], $2::text[]))
