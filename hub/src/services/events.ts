@@ -61,6 +61,29 @@ export async function emitEvent(
   return { eventId, type, locationId, payload: data };
 }
 
+/** An event as a row of `eventsInsertCte`'s document: what `emitEvent` writes, for many at once. */
+export function eventRow(
+  type: EventType,
+  data: Record<string, unknown>,
+  locationId: string | null = null,
+): Record<string, unknown> {
+  return {
+    event_id: newOpId(),
+    type,
+    location_id: locationId,
+    api_version: EVENT_API_VERSION,
+    payload: data,
+  };
+}
+
+/** A CTE (to follow a WITH) inserting the `eventRow`s of the jsonb array the SQL `source` gives. */
+export function eventsInsertCte(name: string, source: string): string {
+  return `${name} AS (
+       INSERT INTO events (event_id, type, location_id, api_version, payload)
+       SELECT * FROM jsonb_to_recordset(${source})
+         AS e(event_id uuid, type text, location_id text, api_version text, payload jsonb))`;
+}
+
 /** An event as webhooks deliver it and GET /v1/events lists it (schemas/webhook-events.ts). */
 export interface EventEnvelope {
   id: string;
