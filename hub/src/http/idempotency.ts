@@ -21,6 +21,7 @@ import {
   answerKey,
   claimKey,
   type IdempotentRequest,
+  type KeyedRequest,
   requestHash,
   type StoredResponse,
   sealingKey,
@@ -52,6 +53,14 @@ import { DEFAULT_RETENTION } from '../services/retention.js';
  * never commits without its key, and a key never commits for a write that rolled back. Changes
  * announced to tills wait for that commit (`afterCommit`). On PGlite (one connection) a keyed
  * request holds the connection from its claim to its commit, handler included; others queue.
+ *
+ * A route may settle its keys itself (`config: { settlesKey: true }`, POST /v1/orders): its
+ * handler runs outside any request transaction, gets the key as `keyedRequest(request)`, claims
+ * it and stores its answer in its own transaction (services/idempotency.ts `claimKeysCte`, with
+ * many requests in one group commit), and sends a stored answer with `sendVerdict`. The client
+ * sees the same semantics; a concurrent request with the key waits for the first's transaction
+ * (in this instance, the group commit keeps a key's requests in order; across instances, the
+ * key's unique index), without the 409 idempotency_key_in_use of the wait above.
  */
 
 export type IdempotencyMode = 'optional' | 'required';
@@ -60,6 +69,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Idempotency-Key on this POST/PATCH route: optional by default, required, or not taken (false). */
     idempotency?: IdempotencyMode | false;
+    /** The handler claims the key and stores its answer itself (`keyedRequest`): no request transaction. */
+    settlesKey?: boolean;
   }
 }
 
@@ -164,14 +175,32 @@ function sentBody(payload: unknown): string {
   throw new Error('an idempotent route answered with a stream: its answer cannot be stored');
 }
 
+const keyedRequests = new WeakMap<FastifyRequest, KeyedRequest>();
+
+/** The Idempotency-Key of a request to a `settlesKey` route (the route requires one). */
+export function keyedRequest(request: FastifyRequest): KeyedRequest {
+  const keyed = keyedRequests.get(request);
+  if (!keyed) throw new Error(`${request.url}: not a keyed request to a route that settles its keys`);
+  return keyed;
+}
+
+/** Send what the key's committed row says: the first answer again, or 422. */
+export function sendVerdict(reply: FastifyReply, keyed: KeyedRequest, verdict: Verdict): FastifyReply {
+  return replay(reply, keyed.request, verdict);
+}
+
 function replay(reply: FastifyReply, request: IdempotentRequest, verdict: Verdict): FastifyReply {
   if (verdict.kind === 'reused') throw new IdempotencyKeyReusedError(request.key, verdict.usedFor);
   if (verdict.kind === 'sealed') throw new IdempotencyAnswerSealedError(request.key);
-  const { statusCode, headers, body } = verdict.response;
-  reply.status(statusCode);
-  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-  // A string with a JSON content type is sent as it is: the first answer's bytes.
-  return reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true').send(body);
+  return sendAnswer(reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true'), verdict.response);
+}
+
+/** Send an answer as stored with its key (a `settlesKey` route's first answer, or a replay). */
+export function sendAnswer(reply: FastifyReply, response: StoredResponse): FastifyReply {
+  reply.status(response.statusCode);
+  for (const [name, value] of Object.entries(response.headers)) reply.header(name, value);
+  // A string with a JSON content type is sent as it is: the answer's stored bytes.
+  return reply.send(response.body);
 }
 
 function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -203,13 +232,7 @@ export default fp(
       }
     }
 
-    async function runKeyed(
-      handler: RouteHandlerMethod,
-      self: FastifyInstance,
-      request: FastifyRequest,
-      reply: FastifyReply,
-      key: string,
-    ): Promise<unknown> {
+    function describe(request: FastifyRequest, key: string) {
       const principal = principalOf(request);
       const idempotent: IdempotentRequest = {
         scope: principal.kind === 'token' ? principal.id : `${principal.kind}:${principal.id}`,
@@ -218,9 +241,19 @@ export default fp(
         path: request.url,
         body: request.body,
       };
-      const hash = requestHash(idempotent);
       // Authenticated already: the header holds the bearer token the answer is sealed under.
       const sealKey = sealingKey(request.headers.authorization ?? '', idempotent.scope, key);
+      return { idempotent, hash: requestHash(idempotent), sealKey };
+    }
+
+    async function runKeyed(
+      handler: RouteHandlerMethod,
+      self: FastifyInstance,
+      request: FastifyRequest,
+      reply: FastifyReply,
+      key: string,
+    ): Promise<unknown> {
+      const { idempotent, hash, sealKey } = describe(request, key);
       const id = `${idempotent.scope}\n${key}`;
       await waitForOthers(id, key);
       const flight = new Flight();
@@ -298,9 +331,15 @@ export default fp(
       const pre = route.preValidation;
       route.preValidation = [...(pre === undefined ? [] : Array.isArray(pre) ? pre : [pre]), checkKey(mode)];
       const handler = route.handler;
+      const settlesKey = route.config?.settlesKey === true;
       route.handler = async function (this: FastifyInstance, request, reply) {
         const key = request.headers[IDEMPOTENCY_KEY_HEADER];
         if (typeof key !== 'string' || !COVERED_METHODS.has(request.method)) {
+          return handler.call(this, request, reply);
+        }
+        if (settlesKey) {
+          const { idempotent, hash, sealKey } = describe(request, key);
+          keyedRequests.set(request, { request: idempotent, hash, sealKey, ttlMs });
           return handler.call(this, request, reply);
         }
         return runKeyed(handler, this, request, reply, key);

@@ -190,18 +190,7 @@ async function writeRowsAndMovements(
   ms: readonly Movement[],
   meta: readonly LedgerOp[],
 ): Promise<Array<StockRow & { changeSeq: number }>> {
-  const perLocation = new Map<string, number>();
-  // Row i takes cursor (its location's new last_seq) + offsets[i]: its location's rows, in order,
-  // get the block (last_seq - n, last_seq].
-  const offsets = rows.map((r) => {
-    const rank = (perLocation.get(r.locationId) ?? 0) + 1;
-    perLocation.set(r.locationId, rank);
-    return rank;
-  });
-  rows.forEach((r, i) => {
-    offsets[i] = offsets[i]! - perLocation.get(r.locationId)!;
-  });
-  const locations = [...perLocation.keys()].sort(cmp);
+  const { perLocation, offsets, locations } = cursorBlocks(rows);
   const col = <T>(f: (m: Movement, i: number) => T) => ms.map(f);
   const { rows: cursors } = await tx.query<{ location_id: string; last_seq: number }>(
     `WITH c AS (
@@ -262,6 +251,179 @@ async function writeRowsAndMovements(
   );
   const last = new Map(cursors.map((c) => [c.location_id, c.last_seq]));
   return rows.map((r, i) => ({ ...r, changeSeq: last.get(r.locationId)! + offsets[i]! }));
+}
+
+/**
+ * Row i takes cursor (its location's new last_seq) + offsets[i]: its location's rows, in order,
+ * get the block (last_seq - n, last_seq]. `perLocation` is n per location, `locations` sorted.
+ */
+function cursorBlocks(rows: readonly StockRow[]): {
+  perLocation: Map<string, number>;
+  offsets: number[];
+  locations: string[];
+} {
+  const perLocation = new Map<string, number>();
+  const offsets = rows.map((r) => {
+    const rank = (perLocation.get(r.locationId) ?? 0) + 1;
+    perLocation.set(r.locationId, rank);
+    return rank;
+  });
+  rows.forEach((r, i) => {
+    offsets[i] = offsets[i]! - perLocation.get(r.locationId)!;
+  });
+  return { perLocation, offsets, locations: [...perLocation.keys()].sort(cmp) };
+}
+
+/*
+ * The ledger folded into a caller's statement (POST /v1/orders settles a whole group of orders in
+ * one read and one write statement). The caller locks the rows itself, sorted, FOR UPDATE, in
+ * its read statement (stock rows before cursor rows, as applyOps does); `reduceLocked` runs the
+ * shared reducer on them, op by op, as applyOps does; `LedgerWrite.ctes` are the data-modifying
+ * CTEs that write the rows, take their change cursors and append the movements, reading one
+ * jsonb document (`write.doc`) from a named SQL source: no parameter offsets shared with the
+ * caller. The final SELECT returns `LEDGER_CURSORS`' rows to `ledgerWritten`.
+ * Counts need the movements after their HLC (prefetchOnHandAfter) and oversells open conflicts:
+ * neither happens on this path, and both are refused rather than half done.
+ */
+export class LockedBatch {
+  private readonly rows = new Map<string, StockRow>();
+  private readonly touched = new Set<string>();
+  private readonly movements: Movement[] = [];
+  private readonly meta: LedgerOp[] = [];
+
+  constructor(locked: readonly StockRow[]) {
+    for (const r of locked) this.rows.set(rowKey(r.locationId, r.sku), r);
+  }
+
+  /** The row as the ops reduced so far leave it (undefined: not locked by the caller). */
+  row(locationId: string, sku: string): StockRow | undefined {
+    return this.rows.get(rowKey(locationId, sku));
+  }
+
+  /** Reduce these ops on the locked rows: every row they touch must be locked, no counts, no oversell. */
+  reduce(ops: readonly LedgerOp[]): ReducedOp[] {
+    const view: LedgerView = {
+      row: (locationId, sku) => {
+        const row = this.row(locationId, sku);
+        if (!row) throw new Error(`stock row ${locationId}/${sku} was not locked before its op`);
+        return row;
+      },
+      onHandAfter: () => {
+        throw new Error('a count cannot be folded into a locked batch');
+      },
+    };
+    return ops.map((input) => {
+      const reduced = reduceOp(input.op, view);
+      for (const m of reduced.movements) {
+        if (m.oversell) throw new Error(`op ${input.op.opId} would oversell ${m.locationId}/${m.sku}`);
+        this.movements.push(m);
+        this.meta.push(input);
+      }
+      for (const row of reduced.rows) {
+        const key = rowKey(row.locationId, row.sku);
+        this.rows.set(key, row);
+        this.touched.add(key);
+      }
+      return reduced;
+    });
+  }
+
+  /** The rows changed, sorted (the cursor blocks follow this order), and the document the CTEs read. */
+  write(): LedgerWrite {
+    const changed = [...this.touched]
+      .map((k) => this.rows.get(k)!)
+      .sort((a, b) => (a.locationId === b.locationId ? cmp(a.sku, b.sku) : cmp(a.locationId, b.locationId)));
+    const { perLocation, offsets, locations } = cursorBlocks(changed);
+    return {
+      changed,
+      offsets,
+      doc: {
+        cursors: locations.map((l) => ({ location_id: l, n: perLocation.get(l) })),
+        rows: changed.map((r, i) => ({
+          location_id: r.locationId,
+          sku: r.sku,
+          on_hand: r.onHand,
+          reserved: r.reserved,
+          incoming: r.incoming,
+          damaged: r.damaged,
+          reorder_point: r.reorderPoint,
+          version: r.version,
+          count_hlc: r.countHlc,
+          cursor_offset: offsets[i],
+        })),
+        movements: this.movements.map((m, i) => {
+          const input = this.meta[i]!;
+          return {
+            location_id: m.locationId,
+            sku: m.sku,
+            op_id: input.op.opId,
+            op_type: input.sentAs ?? input.op.type,
+            reason: m.reason,
+            outcome: m.outcome,
+            d_on_hand: m.dOnHand,
+            d_reserved: m.dReserved,
+            d_incoming: m.dIncoming,
+            d_damaged: m.dDamaged,
+            absorbed_on_hand: m.absorbedOnHand,
+            counted: m.counted,
+            on_hand_after: m.onHandAfter,
+            version_after: m.versionAfter,
+            oversell: m.oversell,
+            hlc: m.hlc,
+            device_id: input.deviceId ?? null,
+            actor: input.actor,
+            reference: input.reference ?? null,
+          };
+        }),
+      },
+    };
+  }
+}
+
+export interface LedgerWrite {
+  /** Rows changed, sorted, in their final state. */
+  changed: StockRow[];
+  offsets: number[];
+  /** What `ledgerWriteCtes` reads. */
+  doc: Record<string, unknown>;
+}
+
+/** The CTE of `ledgerWriteCtes` whose rows (location_id, last_seq) `ledgerWritten` needs. */
+export const LEDGER_CURSORS = 'ledger_cursors';
+
+/** The ledger's write as CTEs (to follow a WITH), reading `LedgerWrite.doc` from the SQL `source`. */
+export function ledgerWriteCtes(source: string): string {
+  return `${LEDGER_CURSORS} AS (
+       INSERT INTO stock_cursors AS c (location_id, last_seq)
+       SELECT x.location_id, x.n FROM jsonb_to_recordset(${source}->'cursors') AS x(location_id text, n bigint)
+       ORDER BY 1
+       ON CONFLICT (location_id) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
+       RETURNING location_id, last_seq),
+     ledger_rows AS (
+       UPDATE stock s SET
+         on_hand = u.on_hand, reserved = u.reserved, incoming = u.incoming, damaged = u.damaged,
+         reorder_point = u.reorder_point, version = u.version, count_hlc = u.count_hlc,
+         change_seq = c.last_seq + u.cursor_offset, updated_at = now()
+       FROM jsonb_to_recordset(${source}->'rows') AS u(location_id text, sku text, on_hand int, reserved int,
+         incoming int, damaged int, reorder_point int, version int, count_hlc text, cursor_offset bigint)
+         JOIN ${LEDGER_CURSORS} c ON c.location_id = u.location_id
+       WHERE s.location_id = u.location_id AND s.sku = u.sku),
+     ledger_movements AS (
+       INSERT INTO movements (location_id, sku, op_id, op_type, reason, outcome, d_on_hand, d_reserved, d_incoming,
+         d_damaged, absorbed_on_hand, counted, on_hand_after, version_after, oversell, hlc, device_id, actor, reference)
+       SELECT * FROM jsonb_to_recordset(${source}->'movements') AS m(location_id text, sku text, op_id uuid,
+         op_type text, reason text, outcome text, d_on_hand int, d_reserved int, d_incoming int, d_damaged int,
+         absorbed_on_hand int, counted int, on_hand_after int, version_after int, oversell bool, hlc text,
+         device_id text, actor text, reference text))`;
+}
+
+/** The changed rows with the change cursors the write statement gave them. */
+export function ledgerWritten(
+  write: LedgerWrite,
+  cursors: ReadonlyArray<{ location_id: string; last_seq: number }>,
+): Array<StockRow & { changeSeq: number }> {
+  const last = new Map(cursors.map((c) => [c.location_id, Number(c.last_seq)]));
+  return write.changed.map((r, i) => ({ ...r, changeSeq: last.get(r.locationId)! + write.offsets[i]! }));
 }
 
 /** An oversell is applied (a sale is a physical fact) but opens a conflict for people to see. */

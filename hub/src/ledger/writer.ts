@@ -111,7 +111,15 @@ export class StockWriter {
       ...c,
       rows: [...(rowsOf.get(c.locationId)?.values() ?? [])],
     }));
-    if (commits.length > 0) afterCommit(() => this.commits.emit('commit', commits, origins));
+    afterCommit(() => this.announce(commits, origins));
     return { result, commits };
+  }
+
+  /**
+   * Tell the sync layer of committed changes. For writers that build their ledger statement
+   * themselves (an order group, services/orders/create.ts) and call it once they have committed.
+   */
+  announce(commits: LocationCommit[], origins: readonly string[] = []): void {
+    if (commits.length > 0) this.commits.emit('commit', commits, origins);
   }
 }

@@ -67,18 +67,32 @@ export async function emitEvents(
   events: ReadonlyArray<{ type: EventType; data: Record<string, unknown>; locationId: string | null }>,
 ): Promise<void> {
   if (events.length === 0) return;
-  await tx.query(
-    `INSERT INTO events (event_id, type, location_id, api_version, payload)
-     SELECT e.event_id, e.type, e.location_id, $4, e.payload
-     FROM unnest($1::uuid[], $2::text[], $3::text[], $5::jsonb[]) AS e (event_id, type, location_id, payload)`,
-    [
-      events.map(() => newOpId()),
-      events.map((e) => e.type),
-      events.map((e) => e.locationId),
-      EVENT_API_VERSION,
-      events.map((e) => JSON.stringify(e.data)),
-    ],
-  );
+  await tx.query(`WITH ${eventsInsertCte('inserted', '$1::jsonb')} SELECT 1`, [
+    JSON.stringify(events.map((e) => eventRow(e.type, e.data, e.locationId))),
+  ]);
+}
+
+/** An event as a row of `eventsInsertCte`'s document: what `emitEvent` writes, for many at once. */
+export function eventRow(
+  type: EventType,
+  data: Record<string, unknown>,
+  locationId: string | null = null,
+): Record<string, unknown> {
+  return {
+    event_id: newOpId(),
+    type,
+    location_id: locationId,
+    api_version: EVENT_API_VERSION,
+    payload: data,
+  };
+}
+
+/** A CTE (to follow a WITH) inserting the `eventRow`s of the jsonb array the SQL `source` gives. */
+export function eventsInsertCte(name: string, source: string): string {
+  return `${name} AS (
+       INSERT INTO events (event_id, type, location_id, api_version, payload)
+       SELECT * FROM jsonb_to_recordset(${source})
+         AS e(event_id uuid, type text, location_id text, api_version text, payload jsonb))`;
 }
 
 /** An event as webhooks deliver it and GET /v1/events lists it (schemas/webhook-events.ts). */

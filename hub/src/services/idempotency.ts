@@ -17,6 +17,16 @@ export interface IdempotentRequest {
   body: unknown;
 }
 
+/** A keyed request whose handler claims the key and stores the answer itself (`claimKeysCte`). */
+export interface KeyedRequest {
+  request: IdempotentRequest;
+  hash: string;
+  /** What its answer is sealed under (`sealingKey`). */
+  sealKey: Buffer;
+  /** How long a key replays its answer. */
+  ttlMs: number;
+}
+
 /** A first answer as it was sent: what a replay sends again. */
 export interface StoredResponse {
   statusCode: number;
@@ -171,4 +181,83 @@ export async function answerKey(
      WHERE token_id = $1 AND key = $2`,
     [scope, key, response.statusCode, JSON.stringify(response.headers), seal(response.body, sealKey)],
   );
+}
+
+/*
+ * The same claim and answer for a caller that settles many keyed requests in one transaction
+ * (POST /v1/orders, services/orders/create.ts), each a CTE over a jsonb array the caller names.
+ * The claim has no lock_timeout of its own: a key claimed by another instance's uncommitted
+ * transaction is waited for until that one ends (a group's transaction is short). It returns
+ * every key's row: claimed now (`claimed`: no answer yet), or the committed one, read after any
+ * wait (the upsert locks and returns the latest version, which a SELECT in the same statement,
+ * on the statement's snapshot, would not see).
+ */
+
+/** One request's claim, as a row of `claimKeysCte`'s array. */
+export function claimRow(request: IdempotentRequest, hash: string): Record<string, unknown> {
+  return {
+    token_id: request.scope,
+    key: request.key,
+    request_hash: hash,
+    request_method: request.method,
+    request_path: request.path,
+  };
+}
+
+export type ClaimedRow = KeyRow & { token_id: string; key: string; claimed: boolean };
+
+/**
+ * Claim every key of the array `source` (in key order), a key younger than `ttlMs` (an SQL
+ * expression) kept as it is; RETURNING a `ClaimedRow` per key.
+ */
+export function claimKeysCte(name: string, source: string, ttlMs: string): string {
+  const fresh = `k.created_at > now() - (${ttlMs})::float8 * interval '1 millisecond'`;
+  const set = (col: string, value: string) => `${col} = CASE WHEN ${fresh} THEN k.${col} ELSE ${value} END`;
+  return `${name} AS (
+       INSERT INTO idempotency_keys AS k (token_id, key, request_hash, request_method, request_path)
+       SELECT * FROM jsonb_to_recordset(${source})
+         AS c(token_id text, key text, request_hash text, request_method text, request_path text)
+       ORDER BY 1, 2
+       ON CONFLICT (token_id, key) DO UPDATE SET
+         ${set('request_hash', 'EXCLUDED.request_hash')}, ${set('request_method', 'EXCLUDED.request_method')},
+         ${set('request_path', 'EXCLUDED.request_path')}, ${set('status_code', 'NULL')},
+         ${set('response_headers', "'{}'")}, ${set('response_body', 'NULL')}, ${set('created_at', 'now()')}
+       RETURNING token_id, key, status_code IS NULL AS claimed, ${ROW})`;
+}
+
+/** One claimed key's answer (sealed), as a row of `answerKeysCte`'s array. */
+export function answerRow(
+  scope: string,
+  key: string,
+  response: StoredResponse,
+  sealKey: Buffer,
+): Record<string, unknown> {
+  return {
+    token_id: scope,
+    key,
+    status_code: response.statusCode,
+    response_headers: response.headers,
+    response_body: seal(response.body, sealKey),
+  };
+}
+
+/** Store the answers of the array `source` with their claimed keys (as `answerKey` does). */
+export function answerKeysCte(name: string, source: string): string {
+  return `${name} AS (
+       UPDATE idempotency_keys k SET status_code = a.status_code, response_headers = a.response_headers,
+         response_body = a.response_body
+       FROM jsonb_to_recordset(${source})
+         AS a(token_id text, key text, status_code int, response_headers jsonb, response_body text)
+       WHERE k.token_id = a.token_id AND k.key = a.key)`;
+}
+
+/**
+ * Give back the claimed keys of the array `source` (rows of {token_id, key}): their requests were
+ * refused, and a refused request is not remembered (a retry runs anew). An expired row taken over
+ * by the claim goes too: the retention job would have purged it.
+ */
+export function releaseKeysCte(name: string, source: string): string {
+  return `${name} AS (
+       DELETE FROM idempotency_keys k USING jsonb_to_recordset(${source}) AS r(token_id text, key text)
+       WHERE k.token_id = r.token_id AND k.key = r.key)`;
 }

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { keyedRequest, sendAnswer, sendVerdict } from '../../http/idempotency.js';
 import { principalOf } from '../../plugins/app/auth.js';
 import { errors, page } from '../../schemas/common.js';
 import {
@@ -36,7 +37,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/orders',
     {
       preHandler: app.authorize(ORDER_WRITERS),
-      config: { idempotency: 'required' },
+      // Its key is claimed and answered in the group commit that settles the order (services/orders/create.ts).
+      config: { idempotency: 'required', settlesKey: true },
       schema: {
         operationId: 'createOrder',
         tags,
@@ -55,7 +57,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      return reply.status(201).send(await createOrder(app.orders, principalOf(request), request.body));
+      const keyed = keyedRequest(request);
+      const outcome = await createOrder(app.orders, {
+        principal: principalOf(request),
+        input: request.body,
+        keyed,
+      });
+      if (outcome.kind === 'refused') throw outcome.error;
+      if (outcome.kind === 'answered') return sendVerdict(reply, keyed, outcome.verdict);
+      // The bytes stored with the key: a replay sends the same.
+      return sendAnswer(reply, outcome.response);
     },
   );
 

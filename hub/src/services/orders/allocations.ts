@@ -95,7 +95,7 @@ export async function holdUnits(
  * order). A caller may run it last: the ledger locks the location's change-cursor row, which every
  * stock write at that location waits for until commit, so the less work after it the better.
  */
-export async function reserveUnits(
+async function reserveUnits(
   m: Mover,
   orderId: string,
   placements: readonly Placement[],
@@ -104,7 +104,7 @@ export async function reserveUnits(
 }
 
 /** The allocation rows of a hold alone: `held`, adding to what the order already holds there. */
-export async function recordHeld(
+async function recordHeld(
   tx: Queryable,
   order: HoldingOrder,
   placements: readonly Placement[],

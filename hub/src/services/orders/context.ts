@@ -1,16 +1,25 @@
 import { randomBytes } from 'node:crypto';
+import type { Database } from '../../db/database.js';
+import type { GroupCommit } from '../../db/group-commit.js';
 import { retryTransaction } from '../../db/retry.js';
 import type { ReservationChangeAt, ReservationFeed } from '../../ledger/reservation-feed.js';
 import type { StockWriter } from '../../ledger/writer.js';
 import type { Principal, Role } from '../tokens.js';
 import type { Mover } from './allocations.js';
+import type { OrderOutcome, OrderRequest } from './create.js';
 
-/** What order services need from the app: the stock door, the tills' reservation feed, the TTL. */
-export interface OrderContext {
+/** What order writes need from the app: the database, the stock door, the tills' reservation feed, the TTL. */
+export interface OrderWriteContext {
+  db: Database;
   stock: StockWriter;
   feed: ReservationFeed;
   /** How long an unpaid (pending) order holds its stock. */
   ttlSeconds: number;
+}
+
+/** The order services' context: the above, and the group commit new orders are settled in (create.ts). */
+export interface OrderContext extends OrderWriteContext {
+  creations: GroupCommit<OrderRequest, OrderOutcome>;
 }
 
 export const ORDER_WRITERS: readonly Role[] = ['admin', 'channel'];

@@ -89,7 +89,10 @@ export async function partsOf(
   return parts;
 }
 
-export function toOrder(o: OrderRecord, parts: Pick<OrderView, 'lines' | 'allocations'>): OrderView {
+export function toOrder(
+  o: Omit<OrderRecord, 'created_key'>,
+  parts: Pick<OrderView, 'lines' | 'allocations'>,
+): OrderView {
   return {
     id: o.id,
     kind: o.kind,
