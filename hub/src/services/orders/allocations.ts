@@ -95,11 +95,7 @@ export async function holdUnits(
  * order). A caller may run it last: the ledger locks the location's change-cursor row, which every
  * stock write at that location waits for until commit, so the less work after it the better.
  */
-async function reserveUnits(
-  m: Mover,
-  orderId: string,
-  placements: readonly Placement[],
-): Promise<void> {
+async function reserveUnits(m: Mover, orderId: string, placements: readonly Placement[]): Promise<void> {
   await applyHoldOps(m, 'reserve', orderId, placements);
 }
 
