@@ -21,6 +21,49 @@ export interface LocationCommit {
 }
 
 /**
+ * Rows one transaction wrote, in write order, as one commit per location. Blocks of one
+ * transaction are contiguous (the cursor row stays locked), so min/max bound them all; a row
+ * written twice keeps its latest state (a Map keeps big writes linear).
+ */
+export function locationCommits(written: readonly ChangedRow[]): LocationCommit[] {
+  const byLocation = new Map<string, LocationCommit & { latest: Map<string, ChangedRow> }>();
+  for (const row of written) {
+    let c = byLocation.get(row.locationId);
+    if (c === undefined) {
+      c = {
+        locationId: row.locationId,
+        fromCursor: row.changeSeq - 1,
+        cursor: row.changeSeq,
+        rows: [],
+        latest: new Map(),
+      };
+      byLocation.set(row.locationId, c);
+    }
+    c.fromCursor = Math.min(c.fromCursor, row.changeSeq - 1);
+    c.cursor = Math.max(c.cursor, row.changeSeq);
+    c.latest.delete(row.sku);
+    c.latest.set(row.sku, row);
+  }
+  return [...byLocation.values()].map(({ latest, ...c }) => ({ ...c, rows: [...latest.values()] }));
+}
+
+/** The payload of a location's `stock.changed` event (schemas/webhook-events.ts): its rows as changed. */
+export function stockChangedData(locationId: string, rows: readonly StockRow[]): Record<string, unknown> {
+  return {
+    locationId,
+    rows: rows.map((r) => ({
+      sku: r.sku,
+      onHand: r.onHand,
+      reserved: r.reserved,
+      available: r.onHand - r.reserved,
+      incoming: r.incoming,
+      damaged: r.damaged,
+      version: r.version,
+    })),
+  };
+}
+
+/**
  * The one door to stock writes. `write(fn)` runs `fn` in a transaction with an `apply` that sends
  * ops through the ledger; once the transaction commits, the changes are announced per location on
  * `commits` (the sync layer pushes them to tills). Nothing is announced for a rolled-back write
@@ -60,57 +103,26 @@ export class StockWriter {
     fn: WriteFn<T>,
     origins: readonly string[] = [],
   ): Promise<{ result: T; commits: LocationCommit[] }> {
-    const byLocation = new Map<string, LocationCommit>();
-    // Latest state per (location, sku), in last-written order: a Map keeps big writes linear.
-    const rowsOf = new Map<string, Map<string, ChangedRow>>();
+    let commits: LocationCommit[] = [];
     const result = await this.db.transaction(async (tx) => {
+      const written: ChangedRow[] = [];
       const value = await fn(tx, async (ops, options) => {
         const batch = await applyOps(tx, ops, options);
-        for (const row of batch.rows) {
-          const c = byLocation.get(row.locationId) ?? {
-            locationId: row.locationId,
-            fromCursor: row.changeSeq - 1,
-            cursor: row.changeSeq,
-            rows: [],
-          };
-          // Blocks of one transaction are contiguous (the cursor row stays locked), so min/max
-          // bound them all; a row written twice keeps its latest state.
-          c.fromCursor = Math.min(c.fromCursor, row.changeSeq - 1);
-          c.cursor = Math.max(c.cursor, row.changeSeq);
-          const rows = rowsOf.get(row.locationId) ?? new Map<string, ChangedRow>();
-          rows.delete(row.sku);
-          rows.set(row.sku, row);
-          rowsOf.set(row.locationId, rows);
-          byLocation.set(row.locationId, c);
-        }
+        written.push(...batch.rows);
         return batch;
       });
+      commits = locationCommits(written);
       // Webhooks hear of stock changes from the same transaction: one event per location.
       await emitEvents(
         tx,
-        [...rowsOf].map(([locationId, rows]) => ({
+        commits.map((c) => ({
           type: 'stock.changed' as const,
-          locationId,
-          data: {
-            locationId,
-            rows: [...rows.values()].map((r) => ({
-              sku: r.sku,
-              onHand: r.onHand,
-              reserved: r.reserved,
-              available: r.onHand - r.reserved,
-              incoming: r.incoming,
-              damaged: r.damaged,
-              version: r.version,
-            })),
-          },
+          locationId: c.locationId,
+          data: stockChangedData(c.locationId, c.rows),
         })),
       );
       return value;
     });
-    const commits = [...byLocation.values()].map((c) => ({
-      ...c,
-      rows: [...(rowsOf.get(c.locationId)?.values() ?? [])],
-    }));
     afterCommit(() => this.announce(commits, origins));
     return { result, commits };
   }

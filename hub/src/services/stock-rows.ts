@@ -18,7 +18,8 @@ export interface StockRecord {
 export const STOCK_COLUMNS =
   'location_id, sku, on_hand, reserved, incoming, damaged, reorder_point, version, count_hlc, change_seq, updated_at';
 
-export function toStockRow(r: StockRecord): StockRow {
+/** The protocol row of a stock record (or of any row holding its stock columns). */
+export function toStockRow(r: Omit<StockRecord, 'change_seq' | 'updated_at'>): StockRow {
   return {
     locationId: r.location_id,
     sku: r.sku,

@@ -11,7 +11,7 @@ import {
   ledgerWritten,
 } from '../../ledger/apply.js';
 import type { ReservationChangeAt } from '../../ledger/reservation-feed.js';
-import type { LocationCommit } from '../../ledger/writer.js';
+import { type LocationCommit, locationCommits, stockChangedData } from '../../ledger/writer.js';
 import { type OrderCreate, OrderDetail } from '../../schemas/orders.js';
 import { eventRow, eventsInsertCte } from '../events.js';
 import {
@@ -26,6 +26,7 @@ import {
   type Verdict,
   verdictOf,
 } from '../idempotency.js';
+import { type StockRecord, toStockRow } from '../stock-rows.js';
 import type { Principal } from '../tokens.js';
 import { type Candidate, insufficientStock, type Placement, route } from './allocate.js';
 import { actorOf, newOrderId, type OrderWriteContext } from './context.js';
@@ -102,16 +103,7 @@ export async function assertSkusKnown(tx: Queryable, lines: ReadonlyArray<{ sku:
   assertLinesKnown(lines, new Set(rows.map((r) => r.sku)));
 }
 
-interface LockedRow {
-  location_id: string;
-  sku: string;
-  on_hand: number;
-  reserved: number;
-  incoming: number;
-  damaged: number;
-  reorder_point: number;
-  version: number;
-  count_hlc: string | null;
+interface LockedRow extends Omit<StockRecord, 'change_seq' | 'updated_at'> {
   kind: 'store' | 'warehouse';
   priority: number;
   safety_stock: number;
@@ -254,7 +246,7 @@ function reserveOps(
 function planGroup(ctx: OrderWriteContext, members: readonly OrderRequest[], read: GroupRead): Plan {
   const known = new Set(read.known);
   const keys = new Map(read.keys.map((k) => [`${k.token_id}\n${k.key}`, k]));
-  const batch = new LockedBatch(read.stock.map(toLockedStockRow));
+  const batch = new LockedBatch(read.stock.map(toStockRow));
   const write: GroupWrite = {
     orders: [],
     lines: [],
@@ -351,20 +343,6 @@ function planGroup(ctx: OrderWriteContext, members: readonly OrderRequest[], rea
   return { outcomes, write, batch, changes };
 }
 
-function toLockedStockRow(r: LockedRow): StockRow {
-  return {
-    locationId: r.location_id,
-    sku: r.sku,
-    onHand: r.on_hand,
-    reserved: r.reserved,
-    incoming: r.incoming,
-    damaged: r.damaged,
-    reorderPoint: r.reorder_point,
-    version: r.version,
-    countHlc: r.count_hlc,
-  };
-}
-
 /**
  * The write statement: one jsonb document, each CTE reading its own part. Allocations keep the
  * order of their placements (their ids are the order the detail lists them in).
@@ -377,22 +355,7 @@ async function writeGroup(tx: Queryable, ctx: OrderWriteContext, plan: Plan): Pr
   const byLocation = new Map<string, StockRow[]>();
   for (const r of rows) byLocation.set(r.locationId, [...(byLocation.get(r.locationId) ?? []), r]);
   const stockEvents = [...byLocation].map(([locationId, changed]) =>
-    eventRow(
-      'stock.changed',
-      {
-        locationId,
-        rows: changed.map((r) => ({
-          sku: r.sku,
-          onHand: r.onHand,
-          reserved: r.reserved,
-          available: r.onHand - r.reserved,
-          incoming: r.incoming,
-          damaged: r.damaged,
-          version: r.version,
-        })),
-      },
-      locationId,
-    ),
+    eventRow('stock.changed', stockChangedData(locationId, changed), locationId),
   );
   const doc = {
     ...plan.write,
@@ -430,21 +393,7 @@ async function writeGroup(tx: Queryable, ctx: OrderWriteContext, plan: Plan): Pr
      SELECT location_id, last_seq FROM ${LEDGER_CURSORS}`,
     [JSON.stringify(doc)],
   );
-  const written = ledgerWritten(ledger, cursors);
-  const commits = new Map<string, LocationCommit>();
-  for (const row of written) {
-    const c = commits.get(row.locationId) ?? {
-      locationId: row.locationId,
-      fromCursor: row.changeSeq - 1,
-      cursor: row.changeSeq,
-      rows: [],
-    };
-    c.fromCursor = Math.min(c.fromCursor, row.changeSeq - 1);
-    c.cursor = Math.max(c.cursor, row.changeSeq);
-    c.rows.push(row);
-    commits.set(row.locationId, c);
-  }
-  return [...commits.values()];
+  return locationCommits(ledgerWritten(ledger, cursors));
 }
 
 /** Settle a group of orders in one transaction (retried whole on deadlock); one outcome per member. */
