@@ -144,7 +144,7 @@ type OrderRow = Omit<OrderRecord, 'created_key'>;
  * first. A shipping order's units move to other locations by the routing rule (release here,
  * reserve there, as far as they can serve); whatever cannot move, and pickup orders and external
  * holds, stays held but flags the order at risk, with a 'broken_reservation' conflict and an
- * `order.at_risk` event, once per episode (services/conflicts.ts). Returns every reservation
+ * `order.at_risk` event, once per episode (ledger/conflicts.ts). Returns every reservation
  * change made.
  */
 export async function reallocateBrokenReservations(
