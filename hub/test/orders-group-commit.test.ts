@@ -56,6 +56,15 @@ const kindOf = (o: OrderOutcome) =>
       ? `answered ${o.verdict.kind}`
       : o.kind;
 
+/** The channel token every order of these tests is made with. */
+const principal: Principal = {
+  kind: 'token',
+  id: 'tok-1',
+  role: 'channel',
+  locationId: null,
+  expiresAt: null,
+};
+
 describe(`orders settled in groups on ${testDbKind()}`, () => {
   let hubs: TestHub[] = [];
   afterEach(async () => {
@@ -75,13 +84,6 @@ describe(`orders settled in groups on ${testDbKind()}`, () => {
   it('settles a group in one transaction where a bad order fails only itself', async () => {
     const h = await hub();
     const db = h.database.db;
-    const principal: Principal = {
-      kind: 'token',
-      id: 'tok-1',
-      role: 'channel',
-      locationId: null,
-      expiresAt: null,
-    };
     const ctx = h.app.orders;
     const first = await settleOrders(ctx, [
       member(principal, 'earlier', shipping([{ sku: 'SKU-1', qty: 1 }])),
@@ -182,13 +184,6 @@ describe(`orders settled in groups on ${testDbKind()}`, () => {
   }
 
   it('groups orders submitted together, with the same result as one by one', async () => {
-    const principal: Principal = {
-      kind: 'token',
-      id: 'tok-1',
-      role: 'channel',
-      locationId: null,
-      expiresAt: null,
-    };
     const grouped = await hub();
     const creations = grouped.app.orders.creations;
     // The first runs at once; the others arrive while it is in flight. A key's retries wait their turn.
